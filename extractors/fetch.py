@@ -1,0 +1,321 @@
+"""Fetching bytes from the open web without being abused by it.
+
+``fetch`` is the one door through which feeds and pages come in. It enforces, for every hop:
+
+* only ``http``/``https`` URLs with a host (``javascript:``, ``data:``, ``file:`` … are refused);
+* the SSRF guard: the host is resolved and every address must be public, unless it lies in one of the
+  ``allowed_networks``; the same check runs again inside the connection itself (``GuardedBackend``), so a
+  DNS answer that changes between check and connect cannot slip through;
+* connect / read / total time limits (a server that drips one byte a second hits the total limit);
+* a body cap counted on the *decompressed* stream (gzip bombs stop at the cap, not in memory);
+* a redirect limit, with loops detected, each hop checked like the first;
+* conditional GET (``If-None-Match`` / ``If-Modified-Since``) and ``Retry-After`` on 429/503.
+
+Download is kept apart from parsing and extraction: those work on the bytes returned here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpcore
+import httpx
+
+from extractors.errors import (
+    BlockedAddress,
+    BlockedURL,
+    ConnectError,
+    FetchError,
+    FetchTimeout,
+    HTTPStatusError,
+    RateLimited,
+    ResponseTooLarge,
+    TooManyRedirects,
+    UnsupportedContentType,
+)
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+DEFAULT_USER_AGENT = "newswatch/0.1 (+https://github.com/newswatch/newswatch; news monitoring)"
+
+FEED_CONTENT_TYPES = (
+    "application/rss+xml",
+    "application/atom+xml",
+    "application/rdf+xml",
+    "application/xml",
+    "text/xml",
+    "application/feed+json",
+    "application/json",
+    "text/html",  # many feeds are mislabelled; the feed parser decides
+    "text/plain",
+    "application/octet-stream",
+)
+PAGE_CONTENT_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
+
+# Cloud metadata endpoints are link-local already, but named here so the intent is explicit.
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a) for a in ("169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200")
+)
+
+
+def parse_networks(spec: str | Iterable[str] | None) -> tuple[IPNetwork, ...]:
+    """Parse ``"127.0.0.1/32, 10.1.0.0/16"`` (or a list of CIDRs) into networks; empty means none."""
+    if not spec:
+        return ()
+    parts = spec.split(",") if isinstance(spec, str) else list(spec)
+    return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in parts if p.strip())
+
+
+def is_address_allowed(address: str | IPAddress, allowed_networks: Sequence[IPNetwork] = ()) -> bool:
+    """Decide whether newswatch may connect to ``address``.
+
+    Public unicast addresses are allowed. Loopback, private, link-local, CGNAT, multicast, reserved,
+    unspecified and cloud-metadata addresses are refused unless an allowed network contains them. This is
+    a pure function so the policy can be tested on any address without connecting to it.
+    """
+    ip = ipaddress.ip_address(address) if isinstance(address, str) else address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if any(ip in net for net in allowed_networks if net.version == ip.version):
+        return True
+    if ip in METADATA_ADDRESSES:
+        return False
+    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
+
+
+def check_url(url: str) -> tuple[str, str, int]:
+    """Refuse anything but absolute http(s) URLs with a host; return (scheme, host, port)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise BlockedURL(f"malformed URL: {exc}", url=url) from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise BlockedURL(f"refused URL scheme {scheme or '(none)'!r}", url=url)
+    if not parts.hostname:
+        raise BlockedURL("URL has no host", url=url)
+    if parts.username or parts.password:
+        raise BlockedURL("URL carries credentials", url=url)
+    return scheme, parts.hostname, port or (443 if scheme == "https" else 80)
+
+
+def resolve_allowed(host: str, port: int, allowed_networks: Sequence[IPNetwork]) -> list[str]:
+    """Resolve ``host`` and return its addresses, refusing the host if any address is not allowed.
+
+    Refusing when *any* address is bad (not only all) stops tricks that mix a public and a private record.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ConnectError(f"cannot resolve {host}: {exc}") from None
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    for address in addresses:
+        if not is_address_allowed(address.split("%")[0], allowed_networks):
+            raise BlockedAddress(f"{host} resolves to refused address {address}")
+    return addresses
+
+
+class GuardedBackend(httpcore.SyncBackend):
+    """httpcore network backend that connects only to vetted addresses (the guard inside the socket)."""
+
+    def __init__(self, allowed_networks: Sequence[IPNetwork]) -> None:
+        self.allowed_networks = tuple(allowed_networks)
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        addresses = resolve_allowed(host, port, self.allowed_networks)
+        return super().connect_tcp(addresses[0], port, timeout, local_address, socket_options)
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """Limits applied to every fetch. Defaults suit news feeds and article pages."""
+
+    connect_timeout: float = 5.0
+    read_timeout: float = 10.0
+    total_timeout: float = 30.0
+    max_bytes: int = 5 * 1024 * 1024
+    max_redirects: int = 5
+    user_agent: str = DEFAULT_USER_AGENT
+    allowed_networks: tuple[IPNetwork, ...] = ()
+
+
+@dataclass
+class FetchResult:
+    """What a successful fetch returns; ``not_modified`` results have empty ``content``."""
+
+    url: str
+    final_url: str
+    status: int
+    content: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    not_modified: bool = False
+    elapsed: float = 0.0
+    redirects: list[str] = field(default_factory=list)
+
+    @property
+    def etag(self) -> str | None:
+        return self.headers.get("etag")
+
+    @property
+    def last_modified(self) -> str | None:
+        return self.headers.get("last-modified")
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def make_client(policy: FetchPolicy, *, transport: httpx.BaseTransport | None = None) -> httpx.Client:
+    """Build the HTTP client ``fetch`` expects: guarded sockets, no env proxies, no auto-redirects.
+
+    Pass ``transport`` (e.g. ``httpx.MockTransport``) to test pure HTTP behaviour without sockets.
+    """
+    if transport is None:
+        guarded = httpx.HTTPTransport(retries=0)
+        # httpx has no public hook for the network backend; the pool attribute is stable since 0.18.
+        guarded._pool._network_backend = GuardedBackend(policy.allowed_networks)  # type: ignore[attr-defined]
+        transport = guarded
+    return httpx.Client(
+        transport=transport,
+        follow_redirects=False,
+        trust_env=False,
+        timeout=httpx.Timeout(policy.read_timeout, connect=policy.connect_timeout),
+        headers={"User-Agent": policy.user_agent, "Accept-Encoding": "gzip, deflate"},
+    )
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date); None if absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def fetch(
+    client: httpx.Client,
+    url: str,
+    policy: FetchPolicy,
+    *,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    accept: Sequence[str] | None = None,
+    check_addresses: bool = True,
+) -> FetchResult:
+    """GET ``url`` within ``policy``; return the bytes or raise a ``FetchError`` subclass.
+
+    ``accept`` lists acceptable content types (prefixes); a response of another type raises
+    ``UnsupportedContentType`` before its body is read. ``check_addresses`` resolves each hop's host and
+    applies the SSRF guard up front (the socket-level guard in ``make_client`` applies regardless); tests
+    with a mock transport turn it off.
+    """
+    started = time.monotonic()
+    deadline = started + policy.total_timeout
+    headers: dict[str, str] = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    if accept:
+        headers["Accept"] = ", ".join(accept) + ", */*;q=0.1"
+    current = url
+    seen: list[str] = []
+    while True:
+        _, host, port = check_url(current)
+        if check_addresses:
+            try:
+                ipaddress.ip_address(host)
+                if not is_address_allowed(host, policy.allowed_networks):
+                    raise BlockedAddress(f"refused address {host}", url=current)
+            except ValueError:
+                try:
+                    resolve_allowed(host, port, policy.allowed_networks)
+                except FetchError as exc:
+                    exc.url = current
+                    raise
+        if current in seen:
+            raise TooManyRedirects(f"redirect loop at {current}", url=url)
+        seen.append(current)
+        result = _fetch_one(client, current, policy, headers, accept, deadline)
+        if isinstance(result, str):  # a redirect target
+            if len(seen) > policy.max_redirects:
+                raise TooManyRedirects(f"more than {policy.max_redirects} redirects", url=url)
+            current = result
+            continue
+        result.url = url
+        result.redirects = seen[1:]
+        result.elapsed = time.monotonic() - started
+        return result
+
+
+def _fetch_one(
+    client: httpx.Client,
+    url: str,
+    policy: FetchPolicy,
+    headers: dict[str, str],
+    accept: Sequence[str] | None,
+    deadline: float,
+) -> FetchResult | str:
+    try:
+        with client.stream("GET", url, headers=headers) as response:
+            if response.status_code in (301, 302, 303, 307, 308):
+                location = response.headers.get("location")
+                if not location:
+                    raise HTTPStatusError("redirect without Location", url=url, status=response.status_code)
+                return urljoin(url, location)
+            status = response.status_code
+            if status == 304:
+                return FetchResult(url, url, status, b"", dict(response.headers), not_modified=True)
+            if status in (429, 503):
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+                raise RateLimited(f"HTTP {status}", url=url, status=status, retry_after=retry_after)
+            if status >= 400:
+                raise HTTPStatusError(f"HTTP {status}", url=url, status=status)
+            ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            if accept and ctype and not any(ctype.startswith(a) for a in accept):
+                raise UnsupportedContentType(f"content type {ctype}", url=url)
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > policy.max_bytes:
+                raise ResponseTooLarge(f"declared {declared} bytes > {policy.max_bytes}", url=url)
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():  # decoded, so the cap counts decompressed bytes
+                size += len(chunk)
+                if size > policy.max_bytes:
+                    raise ResponseTooLarge(f"body over {policy.max_bytes} bytes", url=url)
+                if time.monotonic() > deadline:
+                    raise FetchTimeout(f"total time over {policy.total_timeout}s", url=url)
+                chunks.append(chunk)
+            return FetchResult(url, str(response.url), status, b"".join(chunks), dict(response.headers))
+    except FetchError:
+        raise
+    except httpx.TimeoutException as exc:
+        raise FetchTimeout(f"{type(exc).__name__}: {exc}", url=url) from None
+    except httpx.TooManyRedirects as exc:
+        raise TooManyRedirects(str(exc), url=url) from None
+    except httpx.DecodingError as exc:
+        raise ConnectError(f"undecodable body: {exc}", url=url) from None
+    except (httpx.TransportError, httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+        raise ConnectError(f"{type(exc).__name__}: {exc}", url=url) from None

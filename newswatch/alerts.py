@@ -1,0 +1,189 @@
+"""Alert emails: one email per new matching story, never two.
+
+A story is alerted once per topic. Before sending, the alert is *claimed* by creating the document
+``<topic>:<story_id>`` in the alerts index with ``op_type=create``: a second run, a retried task or a
+parallel worker gets a conflict and sends nothing. After a successful send the claim is marked ``sent``;
+a failed send marks it ``failed`` and the next run takes it again (guarded by ``if_seq_no``). Each email
+has a deterministic ``Message-ID`` so a crash between send and mark cannot make mail clients show two.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import Any
+
+from elasticsearch import ConflictError, Elasticsearch, helpers
+from jinja2 import Environment, PackageLoader, select_autoescape
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from newswatch import index
+from newswatch.config import Recipient
+from newswatch.errors import AlertError, classify
+from newswatch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_env = Environment(
+    loader=PackageLoader("newswatch", "resources/templates"),
+    autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
+    trim_blocks=False,
+)
+
+
+def alert_id(topic: str, story_id: str) -> str:
+    return f"{topic}:{story_id}"
+
+
+def find_new_stories(es: Elasticsearch, settings: Settings, topic: str, levels: Sequence[str]) -> list[dict[str, Any]]:
+    """Stories at ``levels`` with no alert yet (or whose alert failed), each with its representative article.
+
+    The representative is the earliest published article of the story; ``outlets`` lists every source.
+    """
+    art_index = index.index_name(settings, "articles")
+    stories: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    query = {"bool": {"filter": [{"term": {"topic": topic}}, {"terms": {"level": list(levels)}}]}}
+    fields = ["id", "url", "title", "source", "published", "level", "score", "reasons", "evidence",
+              "matched_terms", "claims", "entity_names", "story_id"]
+    for hit in helpers.scan(es, index=art_index, query={"query": query}, _source=fields, size=500):
+        src = hit["_source"]
+        stories[src.get("story_id") or src["id"]].append(src)
+    if not stories:
+        return []
+    alert_index = index.index_name(settings, "alerts")
+    resp = es.mget(index=alert_index, ids=[alert_id(topic, s) for s in stories], source=["status"])
+    done = {d["_id"] for d in resp["docs"] if d.get("found") and d["_source"].get("status") != "failed"}
+    out = []
+    for story_id, arts in stories.items():
+        if alert_id(topic, story_id) in done:
+            continue
+        arts.sort(key=lambda a: (a.get("published") or "", a["id"]))
+        rep = dict(arts[0])
+        rep["story_id"] = story_id
+        rep["outlets"] = list(dict.fromkeys(a.get("source") or "" for a in arts))
+        out.append(rep)
+    out.sort(key=lambda s: s.get("published") or "")
+    return out
+
+
+def render_alert(story: dict[str, Any], *, topic: str, topic_title: str) -> tuple[str, str, str]:
+    """(subject, text body, html body) for a story."""
+    ctx = {
+        "topic": topic, "topic_title": topic_title, "title": story.get("title") or story["url"],
+        "source": story.get("source") or "", "published": story.get("published") or "", "url": story["url"],
+        "level": story.get("level"), "score": float(story.get("score") or 0), "reasons": story.get("reasons") or [],
+        "evidence": story.get("evidence") or [], "matched_terms": story.get("matched_terms") or [],
+        "claims": story.get("claims") or [], "entities": story.get("entity_names") or [],
+        "outlets": story.get("outlets") or [], "story_id": story["story_id"],
+    }
+    subject = f"[newswatch] {topic_title}: {ctx['title']}"[:200]
+    return subject, _env.get_template("alert.txt.j2").render(ctx), _env.get_template("alert.html.j2").render(ctx)
+
+
+def build_message(story: dict[str, Any], recipients: Sequence[str], settings: Settings, *, topic: str,
+                  topic_title: str) -> EmailMessage:
+    subject, text, html = render_alert(story, topic=topic, topic_title=topic_title)
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = settings.smtp.sender
+    msg["To"] = ", ".join(recipients)
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = f"<{story['story_id']}.{topic}@newswatch>"
+    msg["X-Newswatch-Story"] = story["story_id"]
+    msg["X-Newswatch-Level"] = str(story.get("level"))
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    return msg
+
+
+def smtp_connect(settings: Settings) -> smtplib.SMTP:
+    """An SMTP connection per the settings (STARTTLS and login only when configured)."""
+    s = settings.smtp
+    conn = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+    if s.starttls:
+        conn.starttls()
+    if s.username and s.password:
+        conn.login(s.username, s.password.get_secret_value())
+    return conn
+
+
+@retry(retry=retry_if_exception_type((smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError)),
+       stop=stop_after_attempt(3), wait=wait_exponential(multiplier=0.5, max=5), reraise=True)
+def _send(smtp_factory: Callable[[], smtplib.SMTP], msg: EmailMessage) -> None:
+    conn = smtp_factory()
+    try:
+        conn.send_message(msg)
+    finally:
+        try:
+            conn.quit()
+        except smtplib.SMTPException:
+            conn.close()
+
+
+def send_alerts(
+    settings: Settings,
+    es: Elasticsearch,
+    smtp_factory: Callable[[], smtplib.SMTP],
+    recipients: Sequence[Recipient],
+    *,
+    topic_name: str | None = None,
+) -> dict[str, Any]:
+    """Send one email per new story to the recipients who want it. Returns counts and the story ids."""
+    from newswatch.tagging import load_topic
+
+    topic = load_topic(topic_name or settings.topic, config_dir=settings.config_dir)
+    levels = ["core"] if settings.alert_min_level == "core" else ["core", "related"]
+    alert_index = index.index_name(settings, "alerts")
+    summary: dict[str, Any] = {"stories": 0, "sent": 0, "skipped": 0, "failed": 0, "story_ids": [], "errors": {}}
+    for story in find_new_stories(es, settings, topic.name, levels):
+        summary["stories"] += 1
+        to = [r.email for r in recipients if r.wants(topic.name, story.get("level") or "none")]
+        if not to:
+            summary["skipped"] += 1
+            continue
+        doc_id = alert_id(topic.name, story["story_id"])
+        claim = {"story_id": story["story_id"], "topic": topic.name, "article_id": story["id"],
+                 "title": story.get("title"), "url": story["url"], "recipients": to, "status": "pending",
+                 "message_id": f"<{story['story_id']}.{topic.name}@newswatch>",
+                 "claimed_at": datetime.now(UTC).isoformat()}
+        if not _claim(es, alert_index, doc_id, claim):
+            summary["skipped"] += 1
+            continue
+        try:
+            _send(smtp_factory, build_message(story, to, settings, topic=topic.name, topic_title=topic.title))
+        except Exception as exc:
+            err = AlertError(f"sending story {story['story_id']}: {exc}")
+            es.update(index=alert_index, id=doc_id, doc={"status": "failed", "error": str(err)[:500]}, refresh=True)
+            summary["failed"] += 1
+            summary["errors"][classify(exc)] = summary["errors"].get(classify(exc), 0) + 1
+            log.error("alert for story %s failed: %s", story["story_id"], err)
+            continue
+        es.update(index=alert_index, id=doc_id, doc={"status": "sent", "sent_at": datetime.now(UTC).isoformat()},
+                  refresh=True)
+        summary["sent"] += 1
+        summary["story_ids"].append(story["story_id"])
+    log.info("alerts: %s", {k: v for k, v in summary.items() if k != "story_ids"})
+    return summary
+
+
+def _claim(es: Elasticsearch, alert_index: str, doc_id: str, claim: dict[str, Any]) -> bool:
+    """Create the alert claim; take over a failed one. False when someone else holds it."""
+    try:
+        es.create(index=alert_index, id=doc_id, document=claim, refresh=True)
+        return True
+    except ConflictError:
+        pass
+    current = es.get(index=alert_index, id=doc_id)
+    if current["_source"].get("status") != "failed":
+        return False
+    try:
+        es.index(index=alert_index, id=doc_id, document=claim, if_seq_no=current["_seq_no"],
+                 if_primary_term=current["_primary_term"], refresh=True)
+        return True
+    except ConflictError:
+        return False

@@ -1,0 +1,103 @@
+"""Entry points for schedulers (Airflow tasks): build settings and clients, run one step, return counts.
+
+Kept apart from ``steps`` so that steps take their clients as arguments (testable with any client) while a
+task body stays one call. Nothing here imports Airflow; the DAG passes its ``ObjectStoragePath`` in.
+"""
+
+from __future__ import annotations
+
+from contextlib import closing
+from typing import Any
+
+from newswatch import index, steps
+from newswatch.settings import Settings
+from newswatch.staging import PathLike, staging_root
+
+
+def _staging(settings: Settings, staging: PathLike | None) -> PathLike:
+    return staging if staging is not None else staging_root(settings.staging)
+
+
+def list_shards(shards: int) -> list[int]:
+    """Shard numbers for dynamic task mapping (a handful, far below ``max_map_length``)."""
+    return list(range(max(1, shards)))
+
+
+def poll_shard(shard: int, shards: int, batch: str, *, staging: PathLike | None = None,
+               force: bool = False) -> dict[str, Any]:
+    from newswatch.config import load_feeds
+
+    settings = Settings()
+    feeds = load_feeds(settings.feeds_path, base_url=f"http://127.0.0.1:{settings.demo_port}")
+    with closing(index.make_es(settings)) as es, steps.http_client(settings) as http:
+        index.ensure_indices(es, settings)
+        return steps.poll_feeds(settings, es, http, feeds, staging=_staging(settings, staging), batch=batch,
+                                shard=shard, shards=shards, force=force)
+
+
+def fetch_batch(batch: str, *, staging: PathLike | None = None) -> dict[str, Any]:
+    settings = Settings()
+    root = _staging(settings, staging)
+    with closing(index.make_es(settings)) as es, steps.http_client(settings) as http:
+        summary = steps.fetch_articles(settings, es, http, steps.entries_of(root, batch), staging=root, batch=batch)
+        steps.record_extraction_health(settings, es, root, batch)
+        return summary
+
+
+def index_batch(batch: str, *, staging: PathLike | None = None) -> dict[str, Any]:
+    settings = Settings()
+    with closing(index.make_es(settings)) as es:
+        return steps.index_batch(settings, es, _staging(settings, staging), [batch])
+
+
+def feed_health() -> list[dict[str, Any]]:
+    """Per-feed health rows for run summaries (no secrets, no bodies)."""
+    settings = Settings()
+    keep = ("url", "last_status", "last_success", "consecutive_failures", "last_error_class", "items_per_day",
+            "articles_ok", "articles_failed", "next_due")
+    with closing(index.make_es(settings)) as es:
+        resp = es.search(index=index.index_name(settings, "feeds"), size=1000, sort=[{"url": "asc"}],
+                         source=list(keep))
+    return [h["_source"] for h in resp["hits"]["hits"]]
+
+
+def send_alerts() -> dict[str, Any]:
+    from newswatch import alerts
+    from newswatch.config import load_recipients
+
+    settings = Settings()
+    recipients = load_recipients(settings.config_dir / "recipients.yaml")
+    with closing(index.make_es(settings)) as es:
+        index.ensure_indices(es, settings)
+        return alerts.send_alerts(settings, es, lambda: alerts.smtp_connect(settings), recipients)
+
+
+def reprocess(ids: list[str] | None = None) -> dict[str, Any]:
+    settings = Settings()
+    with closing(index.make_es(settings)) as es:
+        return steps.reprocess(settings, es, ids)
+
+
+def summarize_run(polled: list[dict[str, Any]], fetched: list[dict[str, Any]],
+                  indexed: list[dict[str, Any]]) -> dict[str, Any]:
+    """Totals of a poll run plus the per-feed health table, logged for the Airflow UI."""
+    import logging
+
+    log = logging.getLogger(__name__)
+    keys = ("feeds", "polled", "ok", "not_modified", "errors", "new_entries")
+    totals: dict[str, Any] = {k: sum(int(p.get(k, 0)) for p in polled) for k in keys}
+    totals["articles"] = sum(int(f.get("articles", 0)) for f in fetched)
+    totals["fetch_failed"] = sum(int(f.get("failed", 0)) for f in fetched)
+    for k in ("indexed", "core", "related", "none"):
+        totals[k] = sum(int(i.get(k, 0)) for i in indexed)
+    errors: dict[str, int] = {}
+    for part in (*polled, *fetched):
+        for cls, n in (part.get("error_classes") or {}).items():
+            errors[cls] = errors.get(cls, 0) + int(n)
+    totals["error_classes"] = errors
+    log.info("run totals: %s", totals)
+    for row in feed_health():
+        log.info("feed %-60s status=%s fails=%s last_error=%s items/day=%s ok/failed=%s/%s", row.get("url"),
+                 row.get("last_status"), row.get("consecutive_failures"), row.get("last_error_class"),
+                 row.get("items_per_day"), row.get("articles_ok", 0), row.get("articles_failed", 0))
+    return totals

@@ -1,0 +1,79 @@
+"""Timeline search: a date histogram of matching articles and the top articles, with highlights."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from newswatch import index
+from newswatch.settings import Settings
+
+INTERVALS = ("day", "week", "month", "year")
+
+
+def build_query(query: str | None, *, since: str | None = None, until: str | None = None,
+                levels: list[str] | None = None, topic: str | None = None) -> dict[str, Any]:
+    must: list[dict[str, Any]] = []
+    if query:
+        must.append({"simple_query_string": {
+            "query": query, "fields": ["title^3", "text", "evidence^2", "entity_names^2", "matched_terms^2"],
+            "default_operator": "and",
+        }})
+    filters: list[dict[str, Any]] = []
+    if since or until:
+        rng: dict[str, str] = {}
+        if since:
+            rng["gte"] = since
+        if until:
+            rng["lte"] = until
+        filters.append({"range": {"published": rng}})
+    if levels:
+        filters.append({"terms": {"level": levels}})
+    if topic:
+        filters.append({"term": {"topic": topic}})
+    return {"bool": {"must": must or [{"match_all": {}}], "filter": filters}}
+
+
+def search_articles(es: Elasticsearch, settings: Settings, query: str | None, *, size: int = 10,
+                    **filters: Any) -> list[dict[str, Any]]:
+    """Best-matching articles with highlighted fragments."""
+    resp = es.search(
+        index=index.index_name(settings, "articles"), query=build_query(query, **filters), size=size,
+        source=["id", "title", "source", "published", "url", "level", "score", "lang", "story_id"],
+        highlight={"fields": {"text": {"number_of_fragments": 2, "fragment_size": 160}, "title": {}}},
+    )
+    out = []
+    for hit in resp["hits"]["hits"]:
+        row = dict(hit["_source"])
+        row["relevance"] = hit["_score"]
+        row["highlights"] = [f for frags in hit.get("highlight", {}).values() for f in frags]
+        out.append(row)
+    return out
+
+
+def timeline(es: Elasticsearch, settings: Settings, query: str | None, *, interval: str = "week",
+             since: str | None = None, until: str | None = None, levels: list[str] | None = None,
+             top: int = 10) -> dict[str, Any]:
+    """Histogram of matching articles by publication date plus the top articles (newest matches first)."""
+    if interval not in INTERVALS:
+        raise ValueError(f"interval must be one of {INTERVALS}")
+    resp = es.search(
+        index=index.index_name(settings, "articles"),
+        query=build_query(query, since=since, until=until, levels=levels),
+        size=top,
+        source=["id", "title", "source", "published", "url", "level", "score", "story_id"],
+        aggs={
+            "timeline": {"date_histogram": {"field": "published", "calendar_interval": interval,
+                                            "min_doc_count": 0, "format": "yyyy-MM-dd"},
+                         "aggs": {"levels": {"terms": {"field": "level"}}}},
+            "stories": {"cardinality": {"field": "story_id"}},
+        },
+        track_total_hits=True,
+    )
+    buckets = [{"date": b["key_as_string"], "count": b["doc_count"],
+                "levels": {lv["key"]: lv["doc_count"] for lv in b["levels"]["buckets"]}}
+               for b in resp["aggregations"]["timeline"]["buckets"]]
+    articles = [dict(h["_source"], relevance=h["_score"]) for h in resp["hits"]["hits"]]
+    return {"query": query, "interval": interval, "total": resp["hits"]["total"]["value"],
+            "stories": resp["aggregations"]["stories"]["value"], "buckets": buckets, "articles": articles}

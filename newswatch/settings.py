@@ -1,0 +1,97 @@
+"""Where and how newswatch runs: URLs, credentials, limits — from ``NEWSWATCH_*`` environment variables.
+
+What to watch (feeds, topics, recipients) is versioned YAML in ``config/`` (see ``newswatch.config``).
+Nested settings use ``__``: ``NEWSWATCH_ES__URL``, ``NEWSWATCH_SMTP__PORT``. Secrets come only from the
+environment. The README's settings table is checked against this module by a test.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _default_cache_dir() -> Path:
+    # As root, Elasticsearch runs as an unprivileged user who cannot enter /root: keep its files elsewhere.
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return Path("/var/cache/newswatch")
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "newswatch"
+
+
+class ElasticsearchSettings(BaseModel):
+    url: str = Field("http://127.0.0.1:9200", description="Elasticsearch URL")
+    username: str | None = Field(None, description="Basic-auth user (clusters with security on)")
+    password: SecretStr | None = Field(None, description="Basic-auth password")
+    api_key: SecretStr | None = Field(None, description="API key, instead of user/password")
+    index_prefix: str = Field("newswatch", description="Prefix of every index and template name")
+    version: str = Field("9.5.3", description="Version `stack up` downloads from Maven Central")
+    heap: str = Field("512m", description="JVM heap of the local node")
+    java_home: str | None = Field(None, description="JDK for the local node (default: newest JDK 21+ found)")
+    run_as: str = Field("newswatch", description="Unprivileged user the local node runs as when started by root")
+
+
+class SMTPSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="SMTP server host")
+    port: int = Field(8025, description="SMTP server port (the local sink listens here)")
+    username: str | None = Field(None, description="SMTP user")
+    password: SecretStr | None = Field(None, description="SMTP password")
+    starttls: bool = Field(False, description="Use STARTTLS")
+    sender: str = Field("newswatch <newswatch@localhost>", description="From: address of alerts")
+    timeout: float = Field(10.0, description="SMTP timeout in seconds")
+
+
+class FetchSettings(BaseModel):
+    connect_timeout: float = Field(5.0, description="Connect timeout (s)")
+    read_timeout: float = Field(10.0, description="Read timeout (s)")
+    total_timeout: float = Field(30.0, description="Total time for one response (s)")
+    max_bytes: int = Field(5 * 1024 * 1024, description="Body cap after decompression (bytes)")
+    max_redirects: int = Field(5, description="Redirect limit")
+    user_agent: str = Field(
+        "newswatch/0.1 (+https://github.com/newswatch/newswatch; news monitoring)",
+        description="User-Agent sent with every request",
+    )
+    concurrency: int = Field(8, description="Parallel fetches in one task")
+    per_host: int = Field(2, description="Parallel fetches to one host")
+    respect_robots: bool = Field(True, description="Obey robots.txt for article pages")
+    max_articles_per_feed: int = Field(50, description="New articles fetched per feed per poll")
+
+
+class Settings(BaseSettings):
+    """All runtime settings. Build with ``Settings()``; every field can be set from the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSWATCH_", env_nested_delimiter="__", extra="ignore", validate_default=True
+    )
+
+    config_dir: Path = Field(REPO_ROOT / "config", description="Folder of the YAML config")
+    feeds_file: Path | None = Field(None, description="Feeds YAML (default: <config_dir>/feeds.yaml)")
+    topic: str = Field("dprk_russia_troops", description="Topic tagged and alerted on")
+    var_dir: Path = Field(REPO_ROOT / "var", description="Run-time files: logs, pids, mail, staging")
+    cache_dir: Path = Field(default_factory=_default_cache_dir, description="Downloads kept between runs")
+    staging_url: str | None = Field(
+        None, description="Where batches are staged (path or object-storage URL; default <var_dir>/staging)"
+    )
+    allowed_networks: str = Field("", description="CIDRs the SSRF guard allows, comma-separated")
+    alert_min_level: str = Field("core", description="Lowest tag level that triggers an alert")
+    demo_port: int = Field(8765, description="Port of the sample news site")
+    airflow_port: int = Field(8080, description="Port of the Airflow UI")
+    es: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)  # type: ignore[arg-type]
+    smtp: SMTPSettings = Field(default_factory=SMTPSettings)  # type: ignore[arg-type]
+    fetch: FetchSettings = Field(default_factory=FetchSettings)  # type: ignore[arg-type]
+
+    @property
+    def feeds_path(self) -> Path:
+        return self.feeds_file or self.config_dir / "feeds.yaml"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.var_dir / "mail"
+
+    @property
+    def staging(self) -> str:
+        return self.staging_url or str(self.var_dir / "staging")

@@ -1,0 +1,62 @@
+"""Staging of batches between tasks: article bodies travel through files, never through XCom.
+
+``base`` is any path object with the ``pathlib`` API: a ``pathlib.Path`` from the CLI, Airflow's
+``ObjectStoragePath`` (local by default, ``s3://…`` or ``gs://…`` in production) from the DAGs, so the
+core stays Airflow-free. A batch is a folder named by its id holding JSON Lines files; writing a file
+again replaces it, so re-running a task is idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class PathLike(Protocol):
+    def __truediv__(self, other: str) -> PathLike: ...
+    def open(self, mode: str = ..., **kwargs: Any) -> Any: ...
+    def exists(self) -> bool: ...
+    def mkdir(self, parents: bool = ..., exist_ok: bool = ...) -> None: ...
+
+
+def staging_root(spec: str) -> PathLike:
+    """A path object for the staging location: local folder, or a UPath for object storage URLs."""
+    if "://" in spec and not spec.startswith("file://"):
+        from upath import UPath  # universal-pathlib, the base of Airflow's ObjectStoragePath
+
+        return UPath(spec)  # type: ignore[no-any-return]
+    return Path(spec.removeprefix("file://"))
+
+
+def new_batch_id(prefix: str = "cli") -> str:
+    return f"{prefix}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%fZ')}"
+
+
+def safe_batch_id(raw: str) -> str:
+    """Turn a run id such as ``manual__2024-11-01T00:00:00+00:00`` into a folder-safe batch id."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", raw).strip("_")[:200]
+
+
+def write_records(base: PathLike, batch: str, name: str, records: Iterable[dict[str, Any]]) -> int:
+    folder = base / batch
+    folder.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with (folder / f"{name}.jsonl").open("w", encoding="utf-8") as fh:
+        for rec in records:
+            fh.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
+            count += 1
+    return count
+
+
+def read_records(base: PathLike, batch: str, name: str) -> Iterator[dict[str, Any]]:
+    path = base / batch / f"{name}.jsonl"
+    if not path.exists():
+        return
+    with path.open("r", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)

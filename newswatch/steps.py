@@ -1,0 +1,529 @@
+"""The pipeline steps: what Airflow tasks and CLI verbs call.
+
+Each step takes its clients as arguments, reads and writes staged batches (never article bodies in
+return values) and returns a small JSON-able summary of ids and counts. Every step is idempotent:
+documents have deterministic ids and a staged file written again is replaced.
+
+    poll_feeds ──entries──▶ fetch_articles ──articles──▶ index_articles ──▶ Elasticsearch ──▶ send_alerts
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from elasticsearch import Elasticsearch
+
+from extractors.article import canonical_url, extract_article
+from extractors.errors import FetchError, NewswatchError, RobotsDisallowed
+from extractors.feeds import parse_feed
+from extractors.fetch import (
+    FEED_CONTENT_TYPES,
+    PAGE_CONTENT_TYPES,
+    FetchPolicy,
+    fetch,
+    make_client,
+    parse_networks,
+)
+from extractors.robots import RobotsCache
+from newswatch import dedupe, index
+from newswatch.config import FeedConfig
+from newswatch.errors import classify
+from newswatch.settings import Settings
+from newswatch.staging import PathLike, read_records, write_records
+
+log = logging.getLogger(__name__)
+
+ENTRIES = "entries"
+ARTICLES = "articles"
+FAILURES = "failures"
+UNCONDITIONAL_EVERY = timedelta(hours=24)
+
+
+def fetch_policy(settings: Settings) -> FetchPolicy:
+    f = settings.fetch
+    return FetchPolicy(
+        connect_timeout=f.connect_timeout,
+        read_timeout=f.read_timeout,
+        total_timeout=f.total_timeout,
+        max_bytes=f.max_bytes,
+        max_redirects=f.max_redirects,
+        user_agent=f.user_agent,
+        allowed_networks=parse_networks(settings.allowed_networks),
+    )
+
+
+def http_client(settings: Settings) -> httpx.Client:
+    return make_client(fetch_policy(settings))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt else None
+
+
+def shard_of(url: str, shards: int) -> int:
+    return int(hashlib.sha1(url.encode()).hexdigest()[:8], 16) % max(shards, 1)
+
+
+# --------------------------------------------------------------------------------------------- polling
+
+
+def _next_interval(feed: FeedConfig, state: dict[str, Any], new_items: int, failed: bool) -> float:
+    """Minutes until the next poll: adaptive to the feed's rate of new items, backoff on failure.
+
+    Failures double the wait up to ``max_interval_minutes`` (a day by default) but never disable a feed.
+    """
+    lo, hi = feed.min_interval_minutes, max(feed.max_interval_minutes, feed.min_interval_minutes)
+    if failed:
+        failures = int(state.get("consecutive_failures", 0))
+        return float(min(hi, lo * (2 ** min(failures, 16))))
+    per_day = float(state.get("items_per_day") or 0.0)
+    if per_day <= 0:
+        interval = lo * 4.0 if not new_items else float(lo)
+    else:
+        interval = 1440.0 / per_day  # expect about one new item per poll
+    return float(min(hi, max(lo, interval)))
+
+
+def poll_feed(
+    http: httpx.Client, policy: FetchPolicy, feed: FeedConfig, state: dict[str, Any], *, force: bool = False
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    """Poll one feed. Returns (new feed state, its entries, a report line). Never raises."""
+    now = _now()
+    state = dict(state)
+    report: dict[str, Any] = {"kind": "feed", "url": feed.url, "status": "ok", "error_class": None,
+                              "entries": 0, "new_entries": 0}
+    last_unconditional = state.get("last_unconditional")
+    unconditional = force or not last_unconditional or (
+        now - datetime.fromisoformat(last_unconditional) > UNCONDITIONAL_EVERY
+    )
+    entries: list[dict[str, Any]] = []
+    state["polls"] = int(state.get("polls", 0)) + 1
+    state["last_polled"] = now.isoformat()
+    try:
+        result = fetch(
+            http, feed.url, policy,
+            etag=None if unconditional else state.get("etag"),
+            last_modified=None if unconditional else state.get("last_modified"),
+            accept=FEED_CONTENT_TYPES,
+        )
+        if unconditional:
+            state["last_unconditional"] = now.isoformat()
+        digest = hashlib.sha256(result.content).hexdigest() if not result.not_modified else None
+        if result.not_modified or digest == state.get("content_hash"):
+            report["status"] = "not_modified"
+            state["not_modified"] = int(state.get("not_modified", 0)) + 1
+        else:
+            parsed = parse_feed(result.content, base_url=result.final_url, content_type=result.content_type)
+            if parsed.error is not None:
+                raise parsed.error
+            state["content_hash"] = digest
+            state["etag"] = result.etag
+            state["last_modified"] = result.last_modified
+            state["last_changed"] = now.isoformat()
+            for e in parsed.entries:
+                entries.append({"url": e.url, "title": e.title, "published": _iso(e.published),
+                                "feed_url": feed.url, "feed_name": feed.name or parsed.title})
+            report["entries"] = len(entries)
+            if parsed.warning:
+                report["warning"] = parsed.warning[:200]
+        state["consecutive_failures"] = 0
+        state["last_success"] = now.isoformat()
+        state["last_status"] = report["status"]
+        state["last_error_class"] = None
+        state["last_error"] = None
+    except Exception as exc:  # every failure is classified and recorded; the run goes on
+        report["status"] = "error"
+        report["error_class"] = classify(exc)
+        report["error"] = str(exc)[:300]
+        state["consecutive_failures"] = int(state.get("consecutive_failures", 0)) + 1
+        state["last_status"] = "error"
+        state["last_error_class"] = report["error_class"]
+        state["last_error"] = str(exc)[:500]
+        if isinstance(exc, FetchError) and getattr(exc, "retry_after", None):
+            report["retry_after"] = exc.retry_after  # type: ignore[attr-defined]
+    return state, entries, report
+
+
+def _finish_state(feed: FeedConfig, state: dict[str, Any], report: dict[str, Any], new_items: int) -> dict[str, Any]:
+    now = _now()
+    state["url"] = feed.url
+    state["name"] = feed.name
+    state["site"] = feed.site
+    state["entries_seen"] = report["entries"]
+    state["new_entries_total"] = int(state.get("new_entries_total", 0)) + new_items
+    # exponentially weighted items/day estimate from the gap since the previous poll
+    prev = state.get("updated_at")
+    if prev and report["status"] != "error":
+        gap_days = max((now - datetime.fromisoformat(prev)).total_seconds() / 86400.0, 1e-3)
+        observed = new_items / gap_days
+        old = float(state.get("items_per_day") or observed)
+        state["items_per_day"] = round(0.7 * old + 0.3 * observed, 3)
+    elif report["status"] != "error":
+        state.setdefault("items_per_day", 0.0)
+    interval = _next_interval(feed, state, new_items, report["status"] == "error")
+    retry_after = report.get("retry_after")
+    if retry_after:
+        interval = max(interval, float(retry_after) / 60.0)
+    interval = min(interval, float(max(feed.max_interval_minutes, feed.min_interval_minutes)))
+    state["interval_minutes"] = interval
+    state["next_due"] = (now + timedelta(minutes=interval)).isoformat()
+    state["updated_at"] = now.isoformat()
+    return {k: v for k, v in state.items() if k in _FEED_FIELDS}
+
+
+_FEED_FIELDS = set(index.template_body("feeds")["mappings"]["properties"])
+
+
+def is_due(state: dict[str, Any], now: datetime | None = None) -> bool:
+    due = state.get("next_due")
+    return not due or datetime.fromisoformat(due) <= (now or _now())
+
+
+def poll_feeds(
+    settings: Settings,
+    es: Elasticsearch | None,
+    http: httpx.Client,
+    feeds: Sequence[FeedConfig],
+    *,
+    staging: PathLike | None = None,
+    batch: str | None = None,
+    shard: int = 0,
+    shards: int = 1,
+    force: bool = False,
+    on_report: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Poll the feeds of one shard; stage their new entries; store feed state in Elasticsearch.
+
+    ``es=None`` is the dry run: nothing is read from or written to Elasticsearch, every entry is new.
+    Returns ``{"batch", "shard", "feeds", "polled", "ok", "not_modified", "errors", "entries",
+    "new_entries", "error_classes"}``.
+    """
+    policy = fetch_policy(settings)
+    mine = [f for f in feeds if shard_of(f.url, shards) == shard]
+    feed_index = index.index_name(settings, "feeds")
+    art_index = index.index_name(settings, "articles")
+    states: dict[str, dict[str, Any]] = {}
+    if es is not None and mine:
+        resp = es.mget(index=feed_index, ids=[index.doc_id(f.url) for f in mine])
+        states = {d["_id"]: d["_source"] for d in resp["docs"] if d.get("found")}
+    due = [f for f in mine if force or is_due(states.get(index.doc_id(f.url), {}))]
+    summary: dict[str, Any] = {"batch": batch, "shard": shard, "feeds": len(mine), "polled": len(due), "ok": 0,
+                               "not_modified": 0, "errors": 0, "entries": 0, "new_entries": 0}
+    errors: Counter[str] = Counter()
+    staged: list[dict[str, Any]] = []
+    new_states: list[tuple[str, dict[str, Any]]] = []
+
+    def one(feed: FeedConfig) -> tuple[FeedConfig, dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+        state, entries, report = poll_feed(http, policy, feed, states.get(index.doc_id(feed.url), {}), force=force)
+        return feed, state, entries, report
+
+    with ThreadPoolExecutor(max_workers=max(1, settings.fetch.concurrency)) as pool:
+        results = list(pool.map(one, due))
+    staged_ids: set[str] = set()
+    for feed, state, entries, report in results:
+        # one entry per canonical URL across all feeds of the shard; skip those already indexed
+        by_id: dict[str, dict[str, Any]] = {}
+        for e in entries:
+            try:
+                canon = canonical_url(e["url"])
+            except Exception:
+                canon = e["url"]
+            e["id"] = index.doc_id(canon)
+            e["canonical_url"] = canon
+            if e["id"] not in staged_ids:
+                by_id.setdefault(e["id"], e)
+        known = index.existing_ids(es, art_index, list(by_id)) if es is not None else set()
+        fresh = [e for i, e in by_id.items() if i not in known][: settings.fetch.max_articles_per_feed]
+        staged_ids.update(e["id"] for e in fresh)
+        report["new_entries"] = len(fresh)
+        staged.extend(fresh)
+        summary["entries"] += report["entries"]
+        summary["new_entries"] += len(fresh)
+        status = report["status"]
+        summary["ok" if status == "ok" else "not_modified" if status == "not_modified" else "errors"] += 1
+        if report["error_class"]:
+            errors[report["error_class"]] += 1
+            log.warning("feed %s failed: %s %s", feed.url, report["error_class"], report.get("error"))
+        new_states.append((index.doc_id(feed.url), _finish_state(feed, state, report, len(fresh))))
+        if on_report:
+            on_report(report)
+    summary["error_classes"] = dict(errors)
+    if staging is not None and batch:
+        write_records(staging, batch, ENTRIES, staged)
+    if es is not None and new_states:
+        index.bulk_upsert(es, feed_index, new_states)
+    log.info("poll shard %d: %s", shard, summary)
+    return summary
+
+
+# -------------------------------------------------------------------------------------------- fetching
+
+
+class _HostLimiter:
+    """At most ``per_host`` requests in flight per host, and ``min_gap`` seconds between their starts."""
+
+    def __init__(self, per_host: int, min_gap: float = 0.0) -> None:
+        self.per_host = max(1, per_host)
+        self.min_gap = min_gap
+        self._sems: dict[str, threading.Semaphore] = defaultdict(lambda: threading.Semaphore(self.per_host))
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def run(self, url: str, fn: Callable[[], Any]) -> Any:
+        host = urlsplit(url).netloc
+        with self._lock:
+            sem = self._sems[host]
+        with sem:
+            if self.min_gap:
+                with self._lock:
+                    wait = self._last.get(host, 0.0) + self.min_gap - time.monotonic()
+                    self._last[host] = time.monotonic() + max(wait, 0.0)
+                if wait > 0:
+                    time.sleep(wait)
+            return fn()
+
+
+def fetch_and_extract(
+    http: httpx.Client, policy: FetchPolicy, entry: dict[str, Any], robots: RobotsCache | None = None
+) -> dict[str, Any]:
+    """Fetch one entry's page and extract it. Returns an article record, or raises a NewswatchError."""
+    url = entry["url"]
+    if robots is not None and not robots.allowed(url):
+        raise RobotsDisallowed("robots.txt disallows this page", url=url)
+    result = fetch(http, url, policy, accept=PAGE_CONTENT_TYPES)
+    art = extract_article(result.content, url=result.final_url)
+    published = art.published or entry.get("published")
+    date_source = "page" if art.published else ("feed" if entry.get("published") else "fetched")
+    fetched_at = _now().isoformat()
+    return {
+        "id": index.doc_id(art.url),
+        "url": art.url,
+        "fetched_url": url,
+        "feed_url": entry.get("feed_url"),
+        "source": art.sitename or entry.get("feed_name") or urlsplit(art.url).netloc,
+        "host": urlsplit(art.url).netloc,
+        "title": art.title or entry.get("title") or "",
+        "text": art.text,
+        "description": art.description,
+        "author": art.author,
+        "published": published or fetched_at,
+        "date_source": date_source,
+        "lang": art.lang,
+        "fetched_at": fetched_at,
+        "chars": len(art.text),
+        "_html": result.content,
+        "_content_type": result.content_type,
+    }
+
+
+def fetch_articles(
+    settings: Settings,
+    es: Elasticsearch | None,
+    http: httpx.Client,
+    entries: Iterable[dict[str, Any]],
+    *,
+    staging: PathLike | None = None,
+    batch: str | None = None,
+    on_report: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Fetch and extract the pages of ``entries`` in parallel (bounded per host); stage the articles.
+
+    Raw HTML is kept in the ``pages`` index (unless ``es`` is None, the dry run) for later re-extraction.
+    Failures are staged too, with their error class, so nothing is silently lost.
+    """
+    policy = fetch_policy(settings)
+    robots = RobotsCache(http, policy) if settings.fetch.respect_robots else None
+    limiter = _HostLimiter(settings.fetch.per_host)
+    entries = list(entries)
+
+    def one(entry: dict[str, Any]) -> dict[str, Any]:
+        try:
+            art = limiter.run(entry["url"], lambda: fetch_and_extract(http, policy, entry, robots))
+            return {"ok": True, "entry": entry, "article": art}
+        except Exception as exc:
+            return {"ok": False, "entry": entry, "error_class": classify(exc), "error": str(exc)[:300]}
+
+    with ThreadPoolExecutor(max_workers=max(1, settings.fetch.concurrency)) as pool:
+        outcomes = list(pool.map(one, entries))
+    articles: dict[str, dict[str, Any]] = {}
+    failures: list[dict[str, Any]] = []
+    errors: Counter[str] = Counter()
+    skipped = 0
+    for out in outcomes:
+        entry = out["entry"]
+        report = {"kind": "article", "url": entry["url"], "feed": entry.get("feed_url"), "status": "ok",
+                  "error_class": None, "title": entry.get("title"), "chars": 0}
+        if out["ok"]:
+            art = out["article"]
+            if art["id"] in articles:
+                report["status"] = "skipped"  # two feed links, one canonical page
+                skipped += 1
+            else:
+                articles[art["id"]] = art
+                report.update(title=art["title"], chars=art["chars"])
+        else:
+            report.update(status="error", error_class=out["error_class"], error=out["error"])
+            errors[out["error_class"]] += 1
+            failures.append({**entry, "error_class": out["error_class"], "error": out["error"]})
+        if on_report:
+            on_report(report)
+    # the page's canonical URL may differ from the feed link: drop pages already indexed under it
+    if es is not None and articles:
+        known = index.existing_ids(es, index.index_name(settings, "articles"), list(articles))
+        for id_ in known:
+            articles.pop(id_)
+            skipped += 1
+        index.store_pages(es, settings, (
+            {"id": a["id"], "url": a["url"], "fetched_url": a["fetched_url"], "feed_url": a["feed_url"],
+             "fetched_at": a["fetched_at"], "content_type": a["_content_type"], "html": a["_html"]}
+            for a in articles.values()
+        ))
+    records = [{k: v for k, v in a.items() if not k.startswith("_")} for a in articles.values()]
+    if staging is not None and batch:
+        write_records(staging, batch, ARTICLES, records)
+        write_records(staging, batch, FAILURES, failures)
+    summary = {"batch": batch, "entries": len(entries), "articles": len(records), "failed": len(failures),
+               "skipped": skipped, "error_classes": dict(errors)}
+    log.info("fetch %s: %s", batch, summary)
+    return summary
+
+
+# --------------------------------------------------------------------------------- tagging and indexing
+
+
+def tag_record(topic: Any, art: dict[str, Any]) -> dict[str, Any]:
+    """Add the topic tag, explanation, entities and claims to an article record."""
+    from newswatch.tagging import tag_article
+
+    res = tag_article(topic, title=art.get("title") or "", text=art.get("text") or "", lang=art.get("lang"))
+    claims = [c.model_dump(mode="json") for c in res.claims]
+    art.update(
+        topic=res.topic,
+        level=res.level,
+        score=round(float(res.score), 4),
+        matches=[m.model_dump(mode="json") for m in res.matches],
+        matched_terms=sorted({m.term.lower() for m in res.matches}),
+        concepts=sorted({m.concept for m in res.matches}),
+        evidence=list(res.evidence),
+        reasons=list(res.reasons),
+        entities=[e.model_dump(mode="json") for e in res.entities],
+        entity_names=sorted({e.name for e in res.entities}),
+        claims=claims,
+        claim_max=max((c.get("count_max") or c["count"] for c in claims), default=None),
+    )
+    return art
+
+
+def index_articles(
+    settings: Settings, es: Elasticsearch, articles: Iterable[dict[str, Any]], *, topic_name: str | None = None
+) -> dict[str, Any]:
+    """Tag, fingerprint, cluster into stories and bulk-write articles. Returns counts per level."""
+    from newswatch.tagging import load_topic
+
+    topic = load_topic(topic_name or settings.topic, config_dir=settings.config_dir)
+    art_index = index.index_name(settings, "articles")
+    records = []
+    now = _now().isoformat()
+    for art in articles:
+        tag_record(topic, art)
+        art.update(dedupe.fingerprint(art.get("text") or ""))
+        art["indexed_at"] = now
+        records.append(art)
+    existing = {}
+    if records:
+        resp = es.mget(index=art_index, ids=[a["id"] for a in records], source=["story_id"])
+        existing = {d["_id"]: d["_source"].get("story_id") for d in resp["docs"] if d.get("found")}
+    fresh = [a for a in records if a["id"] not in existing]
+    for a in records:
+        if a["id"] in existing:
+            a["story_id"] = existing[a["id"]]  # keep story ids stable when re-indexing
+    joined = dedupe.assign_stories(es, art_index, fresh)
+    counts = index.bulk_upsert(es, art_index, ((a["id"], a) for a in records))
+    es.indices.refresh(index=art_index)
+    levels = Counter(a["level"] for a in records)
+    summary = {"indexed": len(records), **counts, "joined_stories": joined,
+               "core": levels.get("core", 0), "related": levels.get("related", 0), "none": levels.get("none", 0)}
+    log.info("index: %s", summary)
+    return summary
+
+
+def index_batch(settings: Settings, es: Elasticsearch, staging: PathLike, batches: Sequence[str]) -> dict[str, Any]:
+    """Index the staged articles of one or more batches."""
+    def records() -> Iterable[dict[str, Any]]:
+        for b in batches:
+            yield from read_records(staging, b, ARTICLES)
+
+    summary = index_articles(settings, es, records())
+    summary["batches"] = list(batches)
+    return summary
+
+
+def entries_of(staging: PathLike, batch: str) -> list[dict[str, Any]]:
+    return list(read_records(staging, batch, ENTRIES))
+
+
+def reprocess(settings: Settings, es: Elasticsearch, ids: Sequence[str] | None = None) -> dict[str, Any]:
+    """Re-extract and re-tag articles from their stored HTML, without fetching anything."""
+    art_index = index.index_name(settings, "articles")
+    redone: list[dict[str, Any]] = []
+    errors: Counter[str] = Counter()
+    for page in index.iter_pages(es, settings, ids):
+        try:
+            art = extract_article(page["html"], url=page.get("fetched_url") or page["url"])
+        except NewswatchError as exc:
+            errors[exc.error_class] += 1
+            continue
+        old = index.get_doc(es, art_index, page["id"]) or {}
+        redone.append({**{k: v for k, v in old.items() if k in ("feed_url", "fetched_at", "source", "published",
+                                                                   "date_source", "story_id")},
+                       "id": page["id"], "url": old.get("url", art.url), "fetched_url": page.get("fetched_url"),
+                       "host": urlsplit(art.url).netloc, "title": art.title or old.get("title", ""),
+                       "text": art.text, "description": art.description, "author": art.author,
+                       "lang": art.lang, "chars": len(art.text),
+                       "published": art.published or old.get("published") or page.get("fetched_at"),
+                       "source": art.sitename or old.get("source") or urlsplit(art.url).netloc,
+                       "fetched_at": old.get("fetched_at") or page.get("fetched_at")})
+    summary = index_articles(settings, es, redone) if redone else {"indexed": 0}
+    summary["errors"] = dict(errors)
+    return summary
+
+
+def record_extraction_health(settings: Settings, es: Elasticsearch, staging: PathLike, batch: str) -> None:
+    """Add a batch's extraction successes, failures and body lengths to each feed's health counters."""
+    per_feed: dict[str, dict[str, int]] = defaultdict(lambda: {"ok": 0, "failed": 0, "chars": 0})
+    for art in read_records(staging, batch, ARTICLES):
+        if art.get("feed_url"):
+            per_feed[art["feed_url"]]["ok"] += 1
+            per_feed[art["feed_url"]]["chars"] += int(art.get("chars") or 0)
+    for fail in read_records(staging, batch, FAILURES):
+        if fail.get("feed_url"):
+            per_feed[fail["feed_url"]]["failed"] += 1
+    if not per_feed:
+        return
+    feed_index = index.index_name(settings, "feeds")
+    ids = {index.doc_id(url): url for url in per_feed}
+    resp = es.mget(index=feed_index, ids=list(ids))
+    updates = []
+    for doc in resp["docs"]:
+        if not doc.get("found"):
+            continue
+        src, counts = doc["_source"], per_feed[ids[doc["_id"]]]
+        src["articles_ok"] = int(src.get("articles_ok", 0)) + counts["ok"]
+        src["articles_failed"] = int(src.get("articles_failed", 0)) + counts["failed"]
+        src["body_chars_total"] = int(src.get("body_chars_total", 0)) + counts["chars"]
+        updates.append((doc["_id"], src))
+    index.bulk_upsert(es, feed_index, updates)

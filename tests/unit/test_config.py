@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from newswatch.config import load_feeds, load_recipients
+from newswatch.demosite import feed_urls
+from newswatch.errors import ConfigError
+
+CONFIG = Path(__file__).resolve().parents[2] / "config"
+
+
+def test_real_feeds_file_is_valid() -> None:
+    feeds = load_feeds(CONFIG / "feeds.yaml")
+    assert len(feeds) >= 10
+    assert all(f.url.startswith("https://") for f in feeds)
+
+
+def test_demo_feeds_file_lists_every_feed_of_the_sample_site() -> None:
+    feeds = load_feeds(CONFIG / "feeds.demo.yaml", base_url="http://127.0.0.1:9")
+    assert sorted(f.url for f in feeds) == sorted(f["url"] for f in feed_urls("http://127.0.0.1:9"))
+
+
+def test_recipients_file_is_valid() -> None:
+    assert load_recipients(CONFIG / "recipients.yaml")
+
+
+def test_unknown_key_is_rejected_with_file_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text("feeds:\n  - url: https://example.org/rss\n    intervall: 5\n")
+    with pytest.raises(ConfigError, match=r"feeds\.yaml: feeds\.0\.intervall"):
+        load_feeds(path)
+
+
+def test_non_http_feed_url_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text("feeds:\n  - url: file:///etc/passwd\n")
+    with pytest.raises(ConfigError, match="http"):
+        load_feeds(path)
+
+
+def test_invalid_yaml_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text("feeds: [\n")
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        load_feeds(path)
