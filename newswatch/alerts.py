@@ -14,7 +14,10 @@ import smtplib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from email.message import EmailMessage
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.utils import formatdate
 from typing import Any
 
@@ -86,18 +89,23 @@ def render_alert(story: dict[str, Any], *, topic: str, topic_title: str) -> tupl
 
 
 def build_message(story: dict[str, Any], recipients: Sequence[str], settings: Settings, *, topic: str,
-                  topic_title: str) -> EmailMessage:
+                  topic_title: str) -> Message:
+    """The alert email (text and HTML alternatives, deterministic Message-ID).
+
+    Built with the compat32 MIME classes and ``Header``: the default policy's header folding drops the
+    spaces between encoded words of non-ASCII subjects (Korean, Russian titles), this does not.
+    """
     subject, text, html = render_alert(story, topic=topic, topic_title=topic_title)
-    msg = EmailMessage()
-    msg["Subject"] = subject
+    msg = MIMEMultipart("alternative")
+    msg["Subject"] = Header(subject, "utf-8")
     msg["From"] = settings.smtp.sender
     msg["To"] = ", ".join(recipients)
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = f"<{story['story_id']}.{topic}@newswatch>"
     msg["X-Newswatch-Story"] = story["story_id"]
     msg["X-Newswatch-Level"] = str(story.get("level"))
-    msg.set_content(text)
-    msg.add_alternative(html, subtype="html")
+    msg.attach(MIMEText(text, "plain", "utf-8"))
+    msg.attach(MIMEText(html, "html", "utf-8"))
     return msg
 
 
@@ -114,7 +122,7 @@ def smtp_connect(settings: Settings) -> smtplib.SMTP:
 
 @retry(retry=retry_if_exception_type((smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError)),
        stop=stop_after_attempt(3), wait=wait_exponential(multiplier=0.5, max=5), reraise=True)
-def _send(smtp_factory: Callable[[], smtplib.SMTP], msg: EmailMessage) -> None:
+def _send(smtp_factory: Callable[[], smtplib.SMTP], msg: Message) -> None:
     conn = smtp_factory()
     try:
         conn.send_message(msg)

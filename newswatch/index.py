@@ -144,3 +144,12 @@ def iter_pages(es: Elasticsearch, settings: Settings, ids: Sequence[str] | None 
         src["id"] = hit["_id"]
         src["html"] = gzip.decompress(base64.b64decode(src.pop("html_gz")))
         yield src
+
+
+def drop_indices(es: Elasticsearch, settings: Settings) -> None:
+    """Delete newswatch's indices and templates by name (clusters refuse wildcard deletes)."""
+    for kind in KINDS:
+        name = index_name(settings, kind)
+        es.indices.delete(index=name, ignore_unavailable=True)
+        if es.indices.exists_index_template(name=f"{name}-template"):
+            es.indices.delete_index_template(name=f"{name}-template")

@@ -64,7 +64,7 @@ def smtp_sink(tmp_path: Path) -> Iterator[tuple[int, Path]]:
 @pytest.fixture()
 def settings_factory(es_url: str, tmp_path: Path):
     """Settings bound to the test Elasticsearch under a unique index prefix (indices removed afterwards)."""
-    from newswatch.index import make_es
+    from newswatch.index import drop_indices, make_es
     from newswatch.settings import ElasticsearchSettings, Settings, SMTPSettings
 
     prefix = f"nwtest-{uuid.uuid4().hex[:8]}"
@@ -85,6 +85,5 @@ def settings_factory(es_url: str, tmp_path: Path):
     yield make
     if made:
         es = make_es(made[0])
-        es.indices.delete(index=f"{prefix}-*", allow_no_indices=True, expand_wildcards="all")
-        es.indices.delete_index_template(name=f"{prefix}-*")
+        drop_indices(es, made[0])
         es.close()

@@ -1,0 +1,81 @@
+"""End to end through Airflow: `airflow dags test` runs the poll DAG then the alert DAG against the real
+Elasticsearch, a real SMTP server and the sample site; a second round adds nothing and sends nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from newswatch import index
+from newswatch.demosite import expected_articles
+from newswatch.settings import ElasticsearchSettings, Settings
+from tests.integration.helpers import write_demo_feeds
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+REPO = Path(__file__).resolve().parents[2]
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+
+
+def airflow(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([AIRFLOW, *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    assert proc.returncode == 0, f"airflow {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    return proc
+
+
+def test_poll_and_alert_dags(es_url: str, demo_site: str, smtp_sink, tmp_path: Path) -> None:
+    port, maildir = smtp_sink
+    prefix = f"nwe2e-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "NEWSWATCH_ES__URL": es_url,
+        "NEWSWATCH_ES__INDEX_PREFIX": prefix,
+        "NEWSWATCH_SMTP__PORT": str(port),
+        "NEWSWATCH_FEEDS_FILE": str(write_demo_feeds(tmp_path / "feeds.yaml", demo_site)),
+        "NEWSWATCH_ALLOWED_NETWORKS": "127.0.0.1/32",
+        "NEWSWATCH_VAR_DIR": str(tmp_path / "var"),
+        "NEWSWATCH_SHARDS": "2",
+    }
+    settings = Settings(es=ElasticsearchSettings(url=es_url, index_prefix=prefix))
+    es = index.make_es(settings)
+    try:
+        started = time.monotonic()
+        airflow(env, "db", "migrate")
+        airflow(env, "dags", "test", "newswatch_poll", "-c", json.dumps({"force": True}))
+        airflow(env, "dags", "test", "newswatch_alert")
+        print(f"\nfirst round through Airflow: {time.monotonic() - started:.1f}s")
+
+        expected = expected_articles()
+        art_index = index.index_name(settings, "articles")
+        es.indices.refresh(index=art_index)
+        docs = [h["_source"] for h in es.search(index=art_index, size=500)["hits"]["hits"]]
+        assert len(docs) == len(expected)
+        by_path = {e["path"]: e for e in expected}
+        for doc in docs:
+            exp = next(e for p, e in by_path.items() if doc["url"].endswith(p))
+            assert doc["level"] == exp["expected_level"], (doc["url"], doc["level"])
+        core_stories = {e["story"] for e in expected if e["expected_level"] == "core"}
+        mails = list(maildir.glob("*.eml"))
+        assert len(mails) == len(core_stories)
+
+        airflow(env, "dags", "test", "newswatch_poll", "-c", json.dumps({"force": True}))
+        airflow(env, "dags", "test", "newswatch_alert")
+        es.indices.refresh(index=art_index)
+        assert es.count(index=art_index)["count"] == len(expected)
+        assert len(list(maildir.glob("*.eml"))) == len(core_stories)
+        feeds = es.search(index=index.index_name(settings, "feeds"), size=50)["hits"]["hits"]
+        assert feeds and all(f["_source"]["polls"] == 2 for f in feeds)
+    finally:
+        index.drop_indices(es, settings)
+        es.close()

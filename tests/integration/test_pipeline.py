@@ -1,0 +1,114 @@
+"""The whole pipeline without Airflow, against the real Elasticsearch, a real SMTP server and the sample site."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from pathlib import Path
+
+import pytest
+
+from newswatch import alerts, index, staging, steps
+from newswatch.config import Recipient, load_feeds
+from newswatch.demosite import expected_articles
+from newswatch.search import search_articles, timeline
+from tests.integration.helpers import write_demo_feeds
+
+pytestmark = pytest.mark.integration
+
+
+def run_once(settings, es, feeds, batch: str) -> dict:
+    root = staging.staging_root(settings.staging)
+    with steps.http_client(settings) as http:
+        polled = steps.poll_feeds(settings, es, http, feeds, staging=root, batch=batch, force=True)
+        fetched = steps.fetch_articles(settings, es, http, steps.entries_of(root, batch), staging=root, batch=batch)
+    indexed = steps.index_batch(settings, es, root, [batch])
+    return {"poll": polled, "fetch": fetched, "index": indexed}
+
+
+def test_pipeline_indexes_tags_alerts_once(settings_factory, demo_site, smtp_sink, tmp_path: Path) -> None:
+    port, maildir = smtp_sink
+    settings = settings_factory(smtp_port=port, feeds_file=write_demo_feeds(tmp_path / "feeds.yaml", demo_site))
+    es = index.make_es(settings)
+    index.ensure_indices(es, settings)
+    feeds = load_feeds(settings.feeds_path)
+    expected = expected_articles()
+
+    first = run_once(settings, es, feeds, "run1")
+    assert first["poll"]["errors"] == 0 and first["fetch"]["failed"] == 0
+    art_index = index.index_name(settings, "articles")
+    docs = {h["_source"]["url"]: h["_source"] for h in
+            es.search(index=art_index, size=500, query={"match_all": {}})["hits"]["hits"]}
+    assert len(docs) == len(expected)
+    # canonical URLs: tracking parameters stripped
+    assert not [u for u in docs if "utm_" in u]
+    wrong = []
+    for exp in expected:
+        doc = next(d for u, d in docs.items() if u.endswith(exp["path"]))
+        if doc["level"] != exp["expected_level"]:
+            wrong.append((exp["path"], exp["expected_level"], doc["level"]))
+        assert doc["published"][:10] == exp["published"], exp["path"]
+        if doc["level"] != "none":
+            assert doc["evidence"] and doc["matches"] and doc["reasons"]
+    assert not wrong, f"wrong levels: {wrong}"
+
+    # stories: articles with the same story key share a story id, others do not
+    story_of = {exp["story"]: set() for exp in expected}
+    for exp in expected:
+        story_of[exp["story"]].add(next(d for u, d in docs.items() if u.endswith(exp["path"]))["story_id"])
+    assert all(len(ids) == 1 for ids in story_of.values()), story_of
+    assert len({next(iter(ids)) for ids in story_of.values()}) == len(story_of)
+
+    recipients = [Recipient(email="analyst@example.org")]
+    sent = alerts.send_alerts(settings, es, lambda: alerts.smtp_connect(settings), recipients)
+    core_stories = {e["story"] for e in expected if e["expected_level"] == "core"}
+    assert sent["sent"] == len(core_stories) and sent["failed"] == 0
+    mails = sorted(maildir.glob("*.eml"))
+    assert len(mails) == len(core_stories)
+    ids = [email.message_from_bytes(m.read_bytes(), policy=email.policy.default)["X-Newswatch-Story"] for m in mails]
+    assert len(set(ids)) == len(ids)
+    body = email.message_from_bytes(mails[0].read_bytes(), policy=email.policy.default)
+    assert "Why it matched" in body.get_body(preferencelist=("plain",)).get_content()
+
+    # a second run adds no document and sends no email
+    second = run_once(settings, es, feeds, "run2")
+    assert second["poll"]["new_entries"] == 0 and second["index"]["indexed"] == 0
+    assert es.count(index=art_index)["count"] == len(expected)
+    again = alerts.send_alerts(settings, es, lambda: alerts.smtp_connect(settings), recipients)
+    assert again["sent"] == 0
+    assert len(list(maildir.glob("*.eml"))) == len(core_stories)
+
+    # reprocessing from stored HTML re-tags without fetching and keeps ids and stories
+    redone = steps.reprocess(settings, es)
+    assert redone["indexed"] == len(expected) and redone["created"] == 0
+    assert es.count(index=art_index)["count"] == len(expected)
+
+    # timeline search has shape; full-text search highlights
+    tl = timeline(es, settings, "Kursk", interval="month")
+    assert tl["total"] > 0 and sum(1 for b in tl["buckets"] if b["count"]) >= 3
+    hits = search_articles(es, settings, "North Korean troops", levels=["core"])
+    assert hits and all(h["level"] == "core" for h in hits) and hits[0]["highlights"]
+
+    # feed health is stored in Elasticsearch
+    feed_docs = es.search(index=index.index_name(settings, "feeds"), size=50)["hits"]["hits"]
+    assert len(feed_docs) == len(feeds)
+    assert all(d["_source"]["consecutive_failures"] == 0 and d["_source"]["next_due"] for d in feed_docs)
+
+
+def test_failed_send_is_retried_and_never_duplicated(settings_factory, demo_site, smtp_sink, tmp_path: Path) -> None:
+    port, maildir = smtp_sink
+    settings = settings_factory(smtp_port=port, feeds_file=write_demo_feeds(tmp_path / "feeds.yaml", demo_site))
+    es = index.make_es(settings)
+    index.ensure_indices(es, settings)
+    run_once(settings, es, load_feeds(settings.feeds_path), "b")
+    recipients = [Recipient(email="analyst@example.org")]
+
+    def broken():
+        raise ConnectionRefusedError("smtp down")
+
+    down = alerts.send_alerts(settings, es, broken, recipients)
+    assert down["sent"] == 0 and down["failed"] == down["stories"] > 0
+    assert not list(maildir.glob("*.eml"))
+    up = alerts.send_alerts(settings, es, lambda: alerts.smtp_connect(settings), recipients)
+    assert up["sent"] == down["failed"]
+    assert alerts.send_alerts(settings, es, lambda: alerts.smtp_connect(settings), recipients)["sent"] == 0
