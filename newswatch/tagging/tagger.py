@@ -1,0 +1,216 @@
+"""``tag_article``: decide whether an article is about a topic (core / related / none) and explain why.
+
+How a decision is made (all topic knowledge comes from the topic YAML):
+
+1. title and text are folded and scanned once with the topic's Aho-Corasick index (``matcher.py``);
+   overlapping terms resolve leftmost-longest, so exclusion terms ("Kursk submarine") and other actors'
+   phrases ("Russian troops") swallow the bare terms inside them;
+2. the text is split into sentences; the title is a sentence of its own;
+3. each rule fires where all its concept groups occur within ``window`` consecutive sentences and none of
+   its ``none_of`` exclusions occurs there. Co-occurrence is local on purpose: "North Korea" in one
+   paragraph and "troops" five paragraphs later is what makes a naive boolean query noisy, while a single
+   sentence anywhere — including the last — is enough;
+4. the level is the best level among fired rules; the score grows with the weight and number of
+   independent windows that fired (core 0.6–1.0, related 0.3–0.6, none below 0.3).
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+
+from newswatch.tagging.claims import extract_claims
+from newswatch.tagging.entities import resolve_entities
+from newswatch.tagging.matcher import Hit, fold_text, split_sentences
+from newswatch.tagging.models import Level, TagResult, TermMatch
+from newswatch.tagging.topic import FAMILY_TOPIC, RuleConfig, Topic, load_topic
+
+log = logging.getLogger(__name__)
+
+MAX_MATCHES = 50
+MAX_EVIDENCE = 3
+_BASE = {"core": 0.6, "related": 0.3}
+_SPAN = {"core": 0.4, "related": 0.3}
+
+
+def tag_article(topic: Topic | str, title: str = "", text: str = "", lang: str | None = None) -> TagResult:
+    """Tag one article against ``topic`` (a loaded :class:`Topic` or a topic name).
+
+    ``lang`` is an optional ISO 639-1 hint; it is not needed, because every language's terms are matched
+    in one pass (articles often quote names and phrases in other languages). Never raises on odd input:
+    empty title or text simply yields level ``none``.
+    """
+    if isinstance(topic, str):
+        topic = load_topic(topic)
+    title = title or ""
+    text = text or ""
+    title_len = len(title)
+    offset = title_len + 1
+    hay = f"{title}\n{text}"
+    folded = fold_text(hay)
+    hits = topic.index.scan(folded)
+    entities = resolve_entities(topic, hits)
+    topic_hits = hits.get(FAMILY_TOPIC, [])
+    if not topic_hits:
+        return TagResult(topic=topic.name, level="none", score=0.0, reasons=["no topic terms found"],
+                         entities=entities)  # fmt: skip
+
+    present = {h.pattern.label for h in topic_hits}
+    if not any(all(any(c in present for c in g) for g in rule.all_of) for rule in topic.config.rules):
+        # no rule can fire anywhere in the article: skip sentence splitting (most of a news stream)
+        concepts = sorted(present - topic.exclusion_ids)
+        return TagResult(
+            topic=topic.name, level="none", score=min(0.25, 0.05 * len(concepts)), entities=entities,
+            matches=_matches(topic_hits, hay, title_len, offset, [0], set()),
+            reasons=[f"no rule satisfied anywhere in the article; concepts seen: {', '.join(concepts) or '-'}"]
+            + _exclusion_reasons(topic, topic_hits, hay),
+        )
+
+    sentences = ([(0, title_len)] if title.strip() else []) + split_sentences(text, offset=offset)
+    starts = [s for s, _ in sentences]
+    by_sentence: dict[int, set[str]] = {}
+    for h in topic_hits:
+        by_sentence.setdefault(bisect.bisect_right(starts, h.start) - 1, set()).add(h.pattern.label)
+
+    fired, vetoes = _fire_rules(topic.config.rules, by_sentence)
+    level: Level = "none"
+    if any(r.level == "core" for r, _, _ in fired):
+        level = "core"
+    elif fired:
+        level = "related"
+    best = sorted(
+        ((r, si, used) for r, si, used in fired if r.level == level), key=lambda f: (-f[0].weight, f[1])
+    )
+    score = _score(level, best, by_sentence, topic.exclusion_ids)
+
+    evidence_ids: list[int] = []
+    for _, _, used in best:
+        for si in used:
+            if si not in evidence_ids and len(evidence_ids) < MAX_EVIDENCE:
+                evidence_ids.append(si)
+    evidence = [_clean(hay[sentences[si][0] : sentences[si][1]]) for si in evidence_ids]
+    reasons = _reasons(topic, level, fired, best, vetoes, topic_hits, hay, by_sentence, bool(title.strip()))
+    matches = _matches(topic_hits, hay, title_len, offset, starts, set(evidence_ids))
+    claims = extract_claims(topic, hay, folded, sentences, hits) if level != "none" else []
+    return TagResult(topic=topic.name, level=level, score=round(score, 3), matches=matches,
+                     evidence=evidence, reasons=reasons, entities=entities, claims=claims)  # fmt: skip
+
+
+def _fire_rules(
+    rules: list[RuleConfig], by_sentence: dict[int, set[str]]
+) -> tuple[list[tuple[RuleConfig, int, list[int]]], list[tuple[RuleConfig, int, str]]]:
+    """Every (rule, first sentence, contributing sentences) that fired, and every veto that stopped one."""
+    fired: list[tuple[RuleConfig, int, list[int]]] = []
+    vetoes: list[tuple[RuleConfig, int, str]] = []
+    ids = sorted(by_sentence)
+    for rule in rules:
+        needed = {c for group in rule.all_of for c in group}
+        for si in ids:
+            window = [j for j in range(si, si + rule.window) if j in by_sentence]
+            present: set[str] = set().union(*(by_sentence[j] for j in window))
+            if not all(any(c in present for c in group) for group in rule.all_of):
+                continue
+            blocked = [c for c in rule.none_of if c in present]
+            if blocked:
+                vetoes.append((rule, si, blocked[0]))
+                continue
+            used = [j for j in window if by_sentence[j] & needed]
+            if used[0] != si:
+                continue  # the same co-occurrence is reported by the window starting at used[0]
+            fired.append((rule, si, used))
+    return fired, vetoes
+
+
+def _score(
+    level: Level,
+    best: list[tuple[RuleConfig, int, list[int]]],
+    by_sentence: dict[int, set[str]],
+    exclusions: frozenset[str],
+) -> float:
+    if level == "none":
+        concepts = set().union(*by_sentence.values()) - exclusions
+        return min(0.25, 0.05 * len(concepts))
+    windows: dict[int, float] = {}
+    for rule, si, _ in best:
+        windows[si] = max(windows.get(si, 0.0), rule.weight)
+    miss = 1.0
+    for weight in sorted(windows.values(), reverse=True)[:5]:
+        miss *= 1.0 - 0.7 * weight
+    return min(1.0, _BASE[level] + _SPAN[level] * (1.0 - miss))
+
+
+def _where(si: int, has_title: bool) -> str:
+    if has_title:
+        return "title" if si == 0 else f"sentence {si}"
+    return f"sentence {si + 1}"
+
+
+def _reasons(
+    topic: Topic,
+    level: Level,
+    fired: list[tuple[RuleConfig, int, list[int]]],
+    best: list[tuple[RuleConfig, int, list[int]]],
+    vetoes: list[tuple[RuleConfig, int, str]],
+    topic_hits: list[Hit],
+    hay: str,
+    by_sentence: dict[int, set[str]],
+    has_title: bool,
+) -> list[str]:
+    reasons: list[str] = []
+    shown: set[str] = set()
+    for rule, si, _ in best:
+        if rule.id in shown:
+            continue
+        shown.add(rule.id)
+        count = sum(1 for r, _, _ in best if r.id == rule.id)
+        more = f" (+{count - 1} more)" if count > 1 else ""
+        reasons.append(f"{level}: {rule.reason} [rule {rule.id}, {_where(si, has_title)}{more}]")
+        if len(reasons) >= 3:
+            break
+    if level == "core":
+        related = sorted({r.id for r, _, _ in fired if r.level == "related"})
+        if related:
+            reasons.append(f"also related: rules {', '.join(related)}")
+    for rule, si, blocked in vetoes[:3]:
+        reasons.append(f"rule {rule.id} ruled out in {_where(si, has_title)}: '{blocked}' in the same window")
+    reasons.extend(_exclusion_reasons(topic, topic_hits, hay))
+    if level == "none":
+        concepts = sorted(set().union(*by_sentence.values()) - topic.exclusion_ids)
+        reasons.append(f"no rule satisfied within its window; concepts seen: {', '.join(concepts) or '-'}")
+    return reasons
+
+
+def _exclusion_reasons(topic: Topic, topic_hits: list[Hit], hay: str) -> list[str]:
+    """One line per exclusion context found, so a reader sees what was ruled out and why."""
+    exclusions = topic.config.exclusions
+    out: list[str] = []
+    seen: set[str] = set()
+    for h in topic_hits:
+        cid = h.pattern.label
+        if cid in exclusions and cid not in seen:
+            seen.add(cid)
+            note = exclusions[cid].description or cid
+            out.append(f"exclusion {cid}: '{_clean(hay[h.start:h.end])}' ({note})")
+    return out
+
+
+def _matches(
+    topic_hits: list[Hit], hay: str, title_len: int, offset: int, starts: list[int], evidence: set[int]
+) -> list[TermMatch]:
+    """Term matches, those in evidence sentences first, at most ``MAX_MATCHES`` to keep documents small."""
+    ranked = sorted(
+        topic_hits, key=lambda h: (bisect.bisect_right(starts, h.start) - 1 not in evidence, h.start)
+    )[:MAX_MATCHES]
+    out = []
+    for h in sorted(ranked, key=lambda h: h.start):
+        if h.start < title_len:
+            out.append(TermMatch(term=hay[h.start : h.end], concept=h.pattern.label, field="title",
+                                 start=h.start, end=h.end))  # fmt: skip
+        elif h.start >= offset:
+            out.append(TermMatch(term=hay[h.start : h.end], concept=h.pattern.label, field="text",
+                                 start=h.start - offset, end=h.end - offset))  # fmt: skip
+    return out
+
+
+def _clean(sentence: str, limit: int = 400) -> str:
+    return " ".join(sentence.split())[:limit]

@@ -1,0 +1,305 @@
+"""Topic and gazetteer configuration: pydantic models of the YAML files, validation, compilation, caching.
+
+All knowledge about a topic lives in ``config/topics/<name>.yaml`` and all knowledge about named people,
+organisations and places in ``config/entities.yaml``; this module only knows their *shape*. Watching a new
+topic therefore means writing a new YAML file, never new code. The models forbid unknown keys so a typo
+(``al_of:``) fails loudly at load time instead of silently disabling a rule.
+
+Topic file shape (see ``config/topics/dprk_russia_troops.yaml`` for a full example)::
+
+    name: my_topic            # must equal the file stem
+    title: Human title
+    version: 1
+    entities: entities.yaml   # gazetteer relative to the config dir; null for none
+    concepts:                 # term groups; terms per ISO 639-1 language, '*' syntax in matcher.py
+      actor: {description: ..., terms: {en: [...], ru: [...]}}
+    exclusions:               # contexts that rule a match out: they swallow overlapping terms and
+      some_context: {...}     # can veto rules through ``none_of``
+    rules:                    # a rule fires when every all_of group has a concept in the window
+      - {id: r1, level: core, all_of: [actor, [place_a, place_b]], none_of: [], window: 1,
+         weight: 0.9, reason: "why this means the topic"}
+    claims:                   # optional: counts of the topic's personnel
+      actor_concepts: [actor]
+      other_actor_concepts: [...]
+      units: {troops: [troops, войск*]}
+      not_after: [killed]
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from newswatch.tagging.matcher import Pattern, TermIndex, compile_pattern
+
+log = logging.getLogger(__name__)
+
+FAMILY_TOPIC = "topic"
+FAMILY_ENTITY = "entity"
+FAMILY_UNIT = "unit"
+FAMILY_NOT_AFTER = "not_after"
+
+_LANG = re.compile(r"^[a-z]{2}$")
+_ID = re.compile(r"^[a-z0-9_]+$")
+
+
+class TopicConfigError(ValueError):
+    """A topic or gazetteer YAML file is missing or invalid; the message names the file and the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_terms(terms: dict[str, list[str]]) -> dict[str, list[str]]:
+    for lang, words in terms.items():
+        if not _LANG.match(lang):
+            raise ValueError(f"language key {lang!r} is not an ISO 639-1 code (two lower-case letters)")
+        for word in words:
+            if not isinstance(word, str) or not word.strip(" *"):
+                raise ValueError(f"empty term in language {lang!r}")
+    return terms
+
+
+class ConceptConfig(_Strict):
+    """A group of terms that name the same thing, per language."""
+
+    description: str = ""
+    terms: dict[str, list[str]]
+
+    @field_validator("terms")
+    @classmethod
+    def _valid_terms(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        return _check_terms(value)
+
+
+class RuleConfig(_Strict):
+    """Co-occurrence rule: every ``all_of`` group must be present within ``window`` sentences."""
+
+    id: str
+    level: Literal["core", "related"]
+    all_of: list[list[str]] = Field(min_length=1)
+    none_of: list[str] = Field(default_factory=list)
+    window: int = Field(1, ge=1, le=5)
+    weight: float = Field(0.9, gt=0.0, le=1.0)
+    reason: str
+
+    @field_validator("all_of", mode="before")
+    @classmethod
+    def _groups(cls, value: Any) -> Any:
+        # a bare concept id is a group of one alternative
+        if isinstance(value, list):
+            return [[v] if isinstance(v, str) else v for v in value]
+        return value
+
+
+class ClaimsConfig(_Strict):
+    """How to recognise reported counts of the topic's personnel."""
+
+    actor_concepts: list[str] = Field(min_length=1)
+    other_actor_concepts: list[str] = Field(default_factory=list)
+    units: dict[str, list[str]] = Field(min_length=1)
+    not_after: list[str] = Field(default_factory=list)
+
+
+class TopicConfig(_Strict):
+    """The whole topic file."""
+
+    name: str
+    title: str
+    version: int | str
+    description: str = ""
+    entities: str | None = "entities.yaml"
+    concepts: dict[str, ConceptConfig] = Field(min_length=1)
+    exclusions: dict[str, ConceptConfig] = Field(default_factory=dict)
+    rules: list[RuleConfig] = Field(min_length=1)
+    claims: ClaimsConfig | None = None
+
+    @model_validator(mode="after")
+    def _references(self) -> TopicConfig:
+        if not _ID.match(self.name):
+            raise ValueError(f"name {self.name!r} must be lower-case letters, digits and underscores")
+        clash = set(self.concepts) & set(self.exclusions)
+        if clash:
+            raise ValueError(f"ids used both as concept and exclusion: {sorted(clash)}")
+        known = set(self.concepts) | set(self.exclusions)
+        seen: set[str] = set()
+        for rule in self.rules:
+            if rule.id in seen:
+                raise ValueError(f"duplicate rule id {rule.id!r}")
+            seen.add(rule.id)
+            used = [c for group in rule.all_of for c in group] + list(rule.none_of)
+            unknown = sorted(set(used) - known)
+            if unknown:
+                raise ValueError(f"rule {rule.id!r} refers to unknown concepts {unknown}")
+        if self.claims is not None:
+            used = self.claims.actor_concepts + self.claims.other_actor_concepts
+            unknown = sorted(set(used) - set(self.concepts))
+            if unknown:
+                raise ValueError(f"claims refer to unknown concepts {unknown}")
+        return self
+
+
+class EntityConfig(_Strict):
+    """One gazetteer entry; ``source: false`` for entities that are never the source of a claim."""
+
+    id: str
+    name: str
+    type: Literal["person", "org", "place"]
+    aliases: dict[str, list[str]] = Field(min_length=1)
+    source: bool = True
+
+    @field_validator("aliases")
+    @classmethod
+    def _valid_aliases(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        return _check_terms(value)
+
+
+class GazetteerConfig(_Strict):
+    """The whole ``entities.yaml``."""
+
+    version: int | str = 1
+    entities: list[EntityConfig]
+
+    @model_validator(mode="after")
+    def _unique(self) -> GazetteerConfig:
+        ids = [e.id for e in self.entities]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate entity ids {dupes}")
+        return self
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A loaded, compiled topic: its config, one term index and lookup tables used by the tagger."""
+
+    config: TopicConfig
+    path: Path
+    index: TermIndex
+    entities: dict[str, EntityConfig] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def title(self) -> str:
+        return self.config.title
+
+    @property
+    def version(self) -> int | str:
+        return self.config.version
+
+    @property
+    def exclusion_ids(self) -> frozenset[str]:
+        return frozenset(self.config.exclusions)
+
+
+def resolve_config_dir(config_dir: Path | str | None = None) -> Path:
+    """Where topic files live: the argument, else $NEWSWATCH_CONFIG_DIR, else ./config, else the repo's."""
+    if config_dir is not None:
+        return Path(config_dir)
+    env = os.environ.get("NEWSWATCH_CONFIG_DIR")
+    if env:
+        return Path(env)
+    local = Path("config")
+    if local.is_dir():
+        return local
+    return Path(__file__).resolve().parents[2] / "config"
+
+
+_CACHE: dict[tuple[str, int, str, int], Topic] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def load_topic(name: str | Path, config_dir: Path | str | None = None) -> Topic:
+    """Load and compile a topic by name (``<config_dir>/topics/<name>.yaml``) or by path to a YAML file.
+
+    Compiled topics are cached by file path and modification time, so calling this per article is cheap
+    and an edited file is picked up. Raises :class:`TopicConfigError` for missing or invalid files.
+    """
+    if isinstance(name, Path) or str(name).endswith((".yaml", ".yml")):
+        path = Path(name)
+        base = Path(config_dir) if config_dir is not None else path.resolve().parent.parent
+    else:
+        base = resolve_config_dir(config_dir)
+        path = base / "topics" / f"{name}.yaml"
+    if not path.is_file():
+        raise TopicConfigError(f"{path}: topic file not found")
+    raw = _read_yaml(path)
+    config = _validate(TopicConfig, raw, path)
+    if not isinstance(name, Path) and not str(name).endswith((".yaml", ".yml")) and config.name != name:
+        raise TopicConfigError(f"{path}: name {config.name!r} does not match the file name {name!r}")
+    ent_path = (base / config.entities) if config.entities else None
+    if ent_path is not None and not ent_path.is_file():
+        ent_path = (path.parent / config.entities) if (path.parent / config.entities).is_file() else None
+        if ent_path is None:
+            log.warning("topic %s: gazetteer %s not found, entities disabled", config.name, config.entities)
+    key = (
+        str(path.resolve()),
+        path.stat().st_mtime_ns,
+        str(ent_path.resolve()) if ent_path else "",
+        ent_path.stat().st_mtime_ns if ent_path else 0,
+    )
+    with _CACHE_LOCK:
+        cached = _CACHE.get(key)
+    if cached is not None:
+        return cached
+    gazetteer = _validate(GazetteerConfig, _read_yaml(ent_path), ent_path) if ent_path else None
+    topic = _compile(config, path, gazetteer)
+    with _CACHE_LOCK:
+        _CACHE[key] = topic
+    log.info("loaded topic %s v%s: %d patterns", config.name, config.version, topic.index.size)
+    return topic
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        raise TopicConfigError(f"{path}: invalid YAML: {exc}") from exc
+
+
+def _validate(model: type[_Strict], raw: Any, path: Path) -> Any:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+        )
+        raise TopicConfigError(f"{path}: {problems}") from exc
+
+
+def _compile(config: TopicConfig, path: Path, gazetteer: GazetteerConfig | None) -> Topic:
+    patterns: list[Pattern] = []
+
+    def add(terms: dict[str, list[str]] | list[str], label: str, family: str, where: str) -> None:
+        words = [w for ws in terms.values() for w in ws] if isinstance(terms, dict) else terms
+        for word in words:
+            try:
+                patterns.append(compile_pattern(word, label, family))
+            except ValueError as exc:
+                raise TopicConfigError(f"{path}: {where}: {exc}") from exc
+
+    for cid, concept in {**config.concepts, **config.exclusions}.items():
+        add(concept.terms, cid, FAMILY_TOPIC, f"concept {cid}")
+    if config.claims is not None:
+        for unit, words in config.claims.units.items():
+            add(words, unit, FAMILY_UNIT, f"claims.units.{unit}")
+        add(config.claims.not_after, "not_after", FAMILY_NOT_AFTER, "claims.not_after")
+    entities: dict[str, EntityConfig] = {}
+    if gazetteer is not None:
+        for ent in gazetteer.entities:
+            entities[ent.id] = ent
+            add(ent.aliases, ent.id, FAMILY_ENTITY, f"entity {ent.id}")
+    return Topic(config=config, path=path, index=TermIndex(patterns), entities=entities)
