@@ -330,6 +330,8 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "True",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "NO_PROXY": "*",
+        # standalone starts its components as `airflow …` subprocesses: our venv's bin must come first
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
 
 

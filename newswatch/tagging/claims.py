@@ -128,13 +128,15 @@ def extract_claims(
     )
     claims: list[Claim] = []
     seen: set[tuple[int, int | None, str | None]] = set()
+    unit_hits = hits.get(FAMILY_UNIT, [])
+    loss_hits = hits.get(FAMILY_NOT_AFTER, [])
     for si in actor_sentences:
         s_start, s_end = sentences[si]
-        in_sentence = [h for h in topic_hits if s_start <= h.start < s_end]
-        units = [h for h in hits.get(FAMILY_UNIT, []) if s_start <= h.start < s_end]
+        units = _within(unit_hits, s_start, s_end)
         if not units:
             continue
-        losses = [h for h in hits.get(FAMILY_NOT_AFTER, []) if s_start <= h.start < s_end]
+        in_sentence = _within(topic_hits, s_start, s_end)
+        losses = _within(loss_hits, s_start, s_end)
         for m in _QTY.finditer(folded, s_start, s_end):
             claim = _claim_at(topic, text, folded, m, (s_start, s_end), in_sentence, units, losses,
                               actors, others, hits)  # fmt: skip
@@ -147,6 +149,13 @@ def extract_claims(
             if len(claims) >= MAX_CLAIMS:
                 return claims
     return claims
+
+
+def _within(hits: list[Hit], start: int, end: int) -> list[Hit]:
+    """The hits starting in ``[start, end)``; ``hits`` are sorted by start, as the scan returns them."""
+    lo = bisect.bisect_left(hits, start, key=lambda h: h.start)
+    hi = bisect.bisect_left(hits, end, key=lambda h: h.start)
+    return hits[lo:hi]
 
 
 def _claim_at(

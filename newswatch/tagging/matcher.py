@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import ahocorasick_rs
 
@@ -51,10 +52,6 @@ def _is_hangul(ch: str) -> bool:
 def _is_cjk(ch: str) -> bool:
     """Scripts written without spaces between words (Chinese characters, Japanese kana)."""
     return "\u3040" <= ch <= "\u30ff" or "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
-
-
-def _is_word(ch: str) -> bool:
-    return ch.isalnum() or ch == "_"
 
 
 _LEFT_STRICT, _LEFT_FREE = 0, 1
@@ -104,9 +101,11 @@ def compile_pattern(term: str, label: str, family: str) -> Pattern:
     return Pattern(term=term, label=label, family=family, key=key, tail=tail, left=left, right=right)
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """A boundary-checked match; offsets index the haystack given to :meth:`TermIndex.scan`."""
+class Hit(NamedTuple):
+    """A boundary-checked match; offsets index the haystack given to :meth:`TermIndex.scan`.
+
+    A named tuple rather than a dataclass because hundreds are created per article and tuples are cheap.
+    """
 
     start: int
     end: int
@@ -131,18 +130,23 @@ class TermIndex:
             raise ValueError("a term index needs at least one pattern")
         self._keys = list(by_key)
         self._buckets = [by_key[k] for k in self._keys]
-        self._ac = ahocorasick_rs.AhoCorasick(self._keys, matchkind=ahocorasick_rs.MATCHKIND_STANDARD)
+        self._ac = ahocorasick_rs.AhoCorasick(
+            self._keys,
+            matchkind=ahocorasick_rs.MATCHKIND_STANDARD,
+            implementation=ahocorasick_rs.Implementation.DFA,  # fastest scan; memory is small at this size
+        )
         self.size = sum(len(b) for b in self._buckets)
 
     def scan(self, folded: str) -> dict[str, list[Hit]]:
         """Find all patterns in ``folded`` (already :func:`fold_text`-ed); returns hits per family."""
         n = len(folded)
         candidates: dict[str, list[Hit]] = {}
+        buckets = self._buckets
         for idx, start, end in self._ac.find_matches_as_indexes(folded, overlapping=True):
-            for p in self._buckets[idx]:
+            for p in buckets[idx]:
                 if p.left == _LEFT_STRICT and start > 0:
                     prev = folded[start - 1]
-                    if _is_word(prev):
+                    if prev.isalnum() or prev == "_":
                         continue
                 stop = end
                 if p.tail is not None:
@@ -152,9 +156,12 @@ class TermIndex:
                     stop = m.end()
                 if stop < n and p.right != _RIGHT_FREE:
                     nxt = folded[stop]
-                    if _is_word(nxt) and not (p.right == _RIGHT_HANGUL and _is_hangul(nxt)):
+                    if (nxt.isalnum() or nxt == "_") and not (p.right == _RIGHT_HANGUL and _is_hangul(nxt)):
                         continue
-                candidates.setdefault(p.family, []).append(Hit(start, stop, p))
+                bucket = candidates.get(p.family)
+                if bucket is None:
+                    bucket = candidates[p.family] = []
+                bucket.append(Hit(start, stop, p))
         return {family: _leftmost_longest(hits) for family, hits in candidates.items()}
 
 
@@ -179,7 +186,8 @@ def _leftmost_longest(hits: list[Hit]) -> list[Hit]:
 
 # --- sentences -------------------------------------------------------------------------------------------
 
-_BREAK = re.compile(r"[.!?…]+[\"'»”’)\]]*(?=\s)|[。！？]+|\n")
+_CANDIDATE = re.compile(r"[.!?…。！？\n]+")  # a plain class: re scans for it fast, unlike an alternation
+_CLOSERS = frozenset("\"'»”’)]")
 _ABBREV = frozenset(
     ["mr", "mrs", "ms", "dr", "gen", "lt", "col", "maj", "sgt", "capt", "cpt", "st", "no", "vs", "jr", "sr", "prof", "gov", "sen", "rep", "adm", "cmdr", "corp", "inc", "ltd", "ген", "т", "тыс", "млн", "млрд", "г", "гг", "ст", "им", "ім", "тис", "грн", "d.h", "z.b", "bzw"]
 )
@@ -195,17 +203,23 @@ def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
     """
     cuts = [0]
     n = len(text)
-    for m in _BREAK.finditer(text):
+    for m in _CANDIDATE.finditer(text):
+        run = m.group()
         end = m.end()
-        if text[m.start()] == ".":
+        if "\n" in run or run[-1] in "。！？":
+            cuts.append(end)
+            continue
+        while end < n and text[end] in _CLOSERS:
+            end += 1
+        if end < n and not text[end].isspace():
+            continue  # "10.5", "U.S.-led", "word.Word"
+        if run[0] == ".":
             j = m.start()
             k = j
             while k > 0 and (text[k - 1].isalnum() or text[k - 1] == "."):
                 k -= 1
-            word = text[k:j]
-            if len(word) <= 3 and (len(word) == 1 or "." in word or word.lower() in _ABBREV):
-                continue
-            if word.lower() in _ABBREV:
+            word = text[k:j].lower()
+            if len(word) == 1 or word in _ABBREV or (len(word) <= 3 and "." in word):
                 continue
             rest = text[end : end + 3].lstrip()
             if rest and rest[0].islower():

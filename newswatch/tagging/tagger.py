@@ -103,22 +103,45 @@ def _fire_rules(
     fired: list[tuple[RuleConfig, int, list[int]]] = []
     vetoes: list[tuple[RuleConfig, int, str]] = []
     ids = sorted(by_sentence)
+    windows: dict[int, list[tuple[int, list[int], set[str]]]] = {}
     for rule in rules:
-        needed = {c for group in rule.all_of for c in group}
-        for si in ids:
-            window = [j for j in range(si, si + rule.window) if j in by_sentence]
-            present: set[str] = set().union(*(by_sentence[j] for j in window))
-            if not all(any(c in present for c in group) for group in rule.all_of):
-                continue
-            blocked = [c for c in rule.none_of if c in present]
-            if blocked:
-                vetoes.append((rule, si, blocked[0]))
-                continue
-            used = [j for j in window if by_sentence[j] & needed]
-            if used[0] != si:
-                continue  # the same co-occurrence is reported by the window starting at used[0]
-            fired.append((rule, si, used))
+        size = rule.window
+        if size not in windows:  # the union of concepts over each window, computed once per window size
+            spans = []
+            for si in ids:
+                members = [j for j in range(si, si + size) if j in by_sentence]
+                spans.append((si, members, set().union(*(by_sentence[j] for j in members))))
+            windows[size] = spans
+        groups = [frozenset(g) for g in rule.all_of]
+        needed = frozenset().union(*groups)
+        for si, members, present in windows[size]:
+            for g in groups:
+                if g.isdisjoint(present):
+                    break
+            else:
+                _check_window(rule, si, members, present, needed, by_sentence, fired, vetoes)
     return fired, vetoes
+
+
+def _check_window(
+    rule: RuleConfig,
+    si: int,
+    members: list[int],
+    present: set[str],
+    needed: frozenset[str],
+    by_sentence: dict[int, set[str]],
+    fired: list[tuple[RuleConfig, int, list[int]]],
+    vetoes: list[tuple[RuleConfig, int, str]],
+) -> None:
+    """Record a window where all groups of ``rule`` are present: fired, or vetoed by an exclusion."""
+    blocked = [c for c in rule.none_of if c in present]
+    if blocked:
+        vetoes.append((rule, si, blocked[0]))
+        return
+    used = [j for j in members if not needed.isdisjoint(by_sentence[j])]
+    if used[0] != si:
+        return  # the same co-occurrence is reported by the window starting at used[0]
+    fired.append((rule, si, used))
 
 
 def _score(
