@@ -9,8 +9,10 @@ never one task per feed or per article):
 2. **fetch_shard** — fetch the new pages (SSRF guard, size and time caps, robots.txt) and extract them with
    trafilatura; raw HTML is kept for re-extraction.
 3. **index_shard** — tag the topic, cluster near-duplicates into stories, bulk-index into Elasticsearch.
-4. **summarize** — log per-feed health and counts; emits the `newswatch_articles` Asset when anything was
-   indexed, which schedules `newswatch_alert`.
+4. **summarize** — run totals, error classes and the per-feed health table (last success, consecutive
+   failures, last error class, items/day, extraction ok/failed), in its log and its XCom.
+5. **publish** — emits the `newswatch_articles` Asset when anything was indexed, which schedules
+   `newswatch_alert`; skipped otherwise.
 
 Article bodies travel through staged files under `NEWSWATCH_STAGING_URL` (an `ObjectStoragePath`: local by
 default, object storage in production); XCom carries batch ids and counts only. Re-running any task or
@@ -83,21 +85,24 @@ def newswatch_poll():
 
         return jobs.index_batch(fetched["batch"], staging=_staging())
 
-    @task(outlets=[ARTICLES])
+    @task
     def summarize(polled: list, fetched: list, indexed: list) -> dict:
-        from airflow.sdk.exceptions import AirflowSkipException
-
         from newswatch import jobs
 
-        totals = jobs.summarize_run(list(polled), list(fetched), list(indexed))
+        return jobs.summarize_run(list(polled), list(fetched), list(indexed))
+
+    @task(outlets=[ARTICLES])
+    def publish(totals: dict) -> int:
+        from airflow.sdk.exceptions import AirflowSkipException
+
         if not totals["indexed"]:
-            raise AirflowSkipException(f"nothing new indexed: {totals}")
-        return totals
+            raise AirflowSkipException("nothing new indexed: no asset event, no alert run")
+        return int(totals["indexed"])
 
     polled = poll_shard.expand(shard=shards())
     fetched = fetch_shard.expand(polled=polled)
     indexed = index_shard.expand(fetched=fetched)
-    summarize(polled, fetched, indexed)
+    publish(summarize(polled, fetched, indexed))
 
 
 newswatch_poll()

@@ -96,7 +96,9 @@ def summarize_run(polled: list[dict[str, Any]], fetched: list[dict[str, Any]],
             errors[cls] = errors.get(cls, 0) + int(n)
     totals["error_classes"] = errors
     log.info("run totals: %s", totals)
-    for row in feed_health():
+    health = feed_health()
+    totals["feeds_health"] = health
+    for row in health:
         log.info("feed %-60s status=%s fails=%s last_error=%s items/day=%s ok/failed=%s/%s", row.get("url"),
                  row.get("last_status"), row.get("consecutive_failures"), row.get("last_error_class"),
                  row.get("items_per_day"), row.get("articles_ok", 0), row.get("articles_failed", 0))

@@ -64,7 +64,7 @@ def main() -> int:
     if any(r["state"] != "success" for r in polls):  # type: ignore[union-attr]
         return 1
     emitted = any(
-        t["task_id"] == "summarize" and t["state"] == "success"
+        t["task_id"] == "publish" and t["state"] == "success"
         for r in polls  # type: ignore[union-attr]
         for t in client.get(f"/api/v2/dags/newswatch_poll/dagRuns/{r['dag_run_id']}/taskInstances")
         .json()["task_instances"]
