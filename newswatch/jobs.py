@@ -39,9 +39,7 @@ def fetch_batch(batch: str, *, staging: PathLike | None = None) -> dict[str, Any
     settings = Settings()
     root = _staging(settings, staging)
     with closing(index.make_es(settings)) as es, steps.http_client(settings) as http:
-        summary = steps.fetch_articles(settings, es, http, steps.entries_of(root, batch), staging=root, batch=batch)
-        steps.record_extraction_health(settings, es, root, batch)
-        return summary
+        return steps.fetch_articles(settings, es, http, steps.entries_of(root, batch), staging=root, batch=batch)
 
 
 def index_batch(batch: str, *, staging: PathLike | None = None) -> dict[str, Any]:

@@ -164,6 +164,8 @@ def _finish_state(feed: FeedConfig, state: dict[str, Any], report: dict[str, Any
     state["name"] = feed.name
     state["site"] = feed.site
     state["entries_seen"] = report["entries"]
+    for counter in ("articles_ok", "articles_failed", "body_chars_total"):
+        state.setdefault(counter, 0)
     state["new_entries_total"] = int(state.get("new_entries_total", 0)) + new_items
     # exponentially weighted items/day estimate from the gap since the previous poll
     prev = state.get("updated_at")
@@ -393,6 +395,8 @@ def fetch_articles(
             for a in articles.values()
         ))
     records = [{k: v for k, v in a.items() if not k.startswith("_")} for a in articles.values()]
+    if es is not None:
+        record_extraction_health(settings, es, records, failures)
     if staging is not None and batch:
         write_records(staging, batch, ARTICLES, records)
         write_records(staging, batch, FAILURES, failures)
@@ -502,14 +506,16 @@ def reprocess(settings: Settings, es: Elasticsearch, ids: Sequence[str] | None =
     return summary
 
 
-def record_extraction_health(settings: Settings, es: Elasticsearch, staging: PathLike, batch: str) -> None:
-    """Add a batch's extraction successes, failures and body lengths to each feed's health counters."""
+def record_extraction_health(
+    settings: Settings, es: Elasticsearch, articles: Iterable[dict[str, Any]], failures: Iterable[dict[str, Any]]
+) -> None:
+    """Add extraction successes, failures and body lengths to each feed's health counters."""
     per_feed: dict[str, dict[str, int]] = defaultdict(lambda: {"ok": 0, "failed": 0, "chars": 0})
-    for art in read_records(staging, batch, ARTICLES):
+    for art in articles:
         if art.get("feed_url"):
             per_feed[art["feed_url"]]["ok"] += 1
             per_feed[art["feed_url"]]["chars"] += int(art.get("chars") or 0)
-    for fail in read_records(staging, batch, FAILURES):
+    for fail in failures:
         if fail.get("feed_url"):
             per_feed[fail["feed_url"]]["failed"] += 1
     if not per_feed:
