@@ -57,6 +57,7 @@ class FetchSettings(BaseModel):
     )
     concurrency: int = Field(8, description="Parallel fetches in one task")
     per_host: int = Field(2, description="Parallel fetches to one host")
+    min_host_gap: float = Field(1.0, description="Minimum seconds between request starts to one host")
     respect_robots: bool = Field(True, description="Obey robots.txt for article pages")
     max_articles_per_feed: int = Field(50, description="New articles fetched per feed per poll")
 

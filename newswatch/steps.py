@@ -229,8 +229,12 @@ def poll_feeds(
     staged: list[dict[str, Any]] = []
     new_states: list[tuple[str, dict[str, Any]]] = []
 
+    limiter = host_limiter(settings)
+
     def one(feed: FeedConfig) -> tuple[FeedConfig, dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
-        state, entries, report = poll_feed(http, policy, feed, states.get(index.doc_id(feed.url), {}), force=force)
+        state, entries, report = limiter.run(
+            feed.url, lambda: poll_feed(http, policy, feed, states.get(index.doc_id(feed.url), {}), force=force)
+        )
         return feed, state, entries, report
 
     with ThreadPoolExecutor(max_workers=max(1, settings.fetch.concurrency)) as pool:
@@ -299,6 +303,10 @@ class _HostLimiter:
             return fn()
 
 
+def host_limiter(settings: Settings) -> _HostLimiter:
+    return _HostLimiter(settings.fetch.per_host, settings.fetch.min_host_gap)
+
+
 def fetch_and_extract(
     http: httpx.Client, policy: FetchPolicy, entry: dict[str, Any], robots: RobotsCache | None = None
 ) -> dict[str, Any]:
@@ -349,7 +357,7 @@ def fetch_articles(
     """
     policy = fetch_policy(settings)
     robots = RobotsCache(http, policy) if settings.fetch.respect_robots else None
-    limiter = _HostLimiter(settings.fetch.per_host)
+    limiter = host_limiter(settings)
     entries = list(entries)
 
     def one(entry: dict[str, Any]) -> dict[str, Any]:

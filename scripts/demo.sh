@@ -11,6 +11,7 @@ export NEWSWATCH_VAR_DIR=${NEWSWATCH_VAR_DIR:-$PWD/var}
 if [ "$mode" = demo ]; then
   export NEWSWATCH_FEEDS_FILE=${NEWSWATCH_FEEDS_FILE:-$PWD/config/feeds.demo.yaml}
   export NEWSWATCH_ALLOWED_NETWORKS=${NEWSWATCH_ALLOWED_NETWORKS:-127.0.0.1/32}
+  export NEWSWATCH_FETCH__MIN_HOST_GAP=${NEWSWATCH_FETCH__MIN_HOST_GAP:-0}  # our own local site
   services=es,mail,site,airflow
 else
   export NEWSWATCH_FEEDS_FILE=${NEWSWATCH_FEEDS_FILE:-$PWD/config/feeds.yaml}

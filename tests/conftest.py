@@ -65,7 +65,7 @@ def smtp_sink(tmp_path: Path) -> Iterator[tuple[int, Path]]:
 def settings_factory(es_url: str, tmp_path: Path):
     """Settings bound to the test Elasticsearch under a unique index prefix (indices removed afterwards)."""
     from newswatch.index import drop_indices, make_es
-    from newswatch.settings import ElasticsearchSettings, Settings, SMTPSettings
+    from newswatch.settings import ElasticsearchSettings, FetchSettings, Settings, SMTPSettings
 
     prefix = f"nwtest-{uuid.uuid4().hex[:8]}"
     made: list[Settings] = []
@@ -77,6 +77,7 @@ def settings_factory(es_url: str, tmp_path: Path):
             smtp=SMTPSettings(port=smtp),
             var_dir=tmp_path / "var",
             allowed_networks="127.0.0.1/32",
+            fetch=FetchSettings(min_host_gap=0.0),  # the sample site is ours: no politeness gap needed
             **overrides,
         )
         made.append(s)

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 def env_for(settings, tmp_path: Path, feeds: Path) -> dict[str, str]:
     return {"NEWSWATCH_ES__URL": settings.es.url, "NEWSWATCH_ES__INDEX_PREFIX": settings.es.index_prefix,
             "NEWSWATCH_ALLOWED_NETWORKS": "127.0.0.1/32", "NEWSWATCH_VAR_DIR": str(tmp_path / "var"),
-            "NEWSWATCH_FEEDS_FILE": str(feeds)}
+            "NEWSWATCH_FEEDS_FILE": str(feeds), "NEWSWATCH_FETCH__MIN_HOST_GAP": "0"}
 
 
 def test_ingest_dry_run_json_contract_writes_nothing(settings_factory, demo_site, tmp_path: Path) -> None:

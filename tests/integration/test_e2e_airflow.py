@@ -46,6 +46,7 @@ def test_poll_and_alert_dags(es_url: str, demo_site: str, smtp_sink, tmp_path: P
         "NEWSWATCH_ALLOWED_NETWORKS": "127.0.0.1/32",
         "NEWSWATCH_VAR_DIR": str(tmp_path / "var"),
         "NEWSWATCH_SHARDS": "2",
+        "NEWSWATCH_FETCH__MIN_HOST_GAP": "0",
     }
     settings = Settings(es=ElasticsearchSettings(url=es_url, index_prefix=prefix))
     es = index.make_es(settings)
