@@ -97,7 +97,7 @@ def build_message(story: dict[str, Any], recipients: Sequence[str], settings: Se
     """
     subject, text, html = render_alert(story, topic=topic, topic_title=topic_title)
     msg = MIMEMultipart("alternative")
-    msg["Subject"] = Header(subject, "utf-8")
+    msg["Subject"] = Header(subject, "utf-8")  # type: ignore[assignment]
     msg["From"] = settings.smtp.sender
     msg["To"] = ", ".join(recipients)
     msg["Date"] = formatdate(localtime=False)

@@ -99,7 +99,7 @@ def ingest(feeds_file: str | None, dry_run: bool, force: bool, as_json: bool) ->
         polled = _poll_collect(settings, es, http, feeds, base, batch, force or dry_run, report, entries)
         fetched = steps.fetch_articles(settings, es, http, entries, staging=base, batch=batch, on_report=report)
     summary: dict[str, Any] = {"poll": polled, "fetch": fetched}
-    if not dry_run and base is not None and batch:
+    if es is not None and base is not None and batch:
         summary["index"] = steps.index_batch(settings, es, base, [batch])
     if as_json:
         for line in lines:
@@ -285,7 +285,7 @@ def claims(as_json: bool, size: int) -> None:
     es = _es(settings)
     resp = es.search(index=index.index_name(settings, "articles"), size=size,
                      query={"nested": {"path": "claims", "query": {"exists": {"field": "claims.count"}}}},
-                     source=["id", "published", "title", "url", "claims"], sort=[{"published": "asc"}])
+                     source_includes=["id", "published", "title", "url", "claims"], sort=[{"published": "asc"}])
     rows = build_claims_timeline({**h["_source"], "id": h["_id"]} for h in resp["hits"]["hits"])
     if as_json:
         for r in rows:

@@ -55,7 +55,7 @@ def feed_health() -> list[dict[str, Any]]:
             "articles_ok", "articles_failed", "next_due")
     with closing(index.make_es(settings)) as es:
         resp = es.search(index=index.index_name(settings, "feeds"), size=1000, sort=[{"url": "asc"}],
-                         source=list(keep))
+                         source_includes=list(keep))
     return [h["_source"] for h in resp["hits"]["hits"]]
 
 

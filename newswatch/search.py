@@ -40,7 +40,7 @@ def search_articles(es: Elasticsearch, settings: Settings, query: str | None, *,
     """Best-matching articles with highlighted fragments."""
     resp = es.search(
         index=index.index_name(settings, "articles"), query=build_query(query, **filters), size=size,
-        source=["id", "title", "source", "published", "url", "level", "score", "lang", "story_id"],
+        source_includes=["id", "title", "source", "published", "url", "level", "score", "lang", "story_id"],
         highlight={"fields": {"text": {"number_of_fragments": 2, "fragment_size": 160}, "title": {}}},
     )
     out = []
@@ -62,7 +62,7 @@ def timeline(es: Elasticsearch, settings: Settings, query: str | None, *, interv
         index=index.index_name(settings, "articles"),
         query=build_query(query, since=since, until=until, levels=levels),
         size=top,
-        source=["id", "title", "source", "published", "url", "level", "score", "story_id"],
+        source_includes=["id", "title", "source", "published", "url", "level", "score", "story_id"],
         aggs={
             "timeline": {"date_histogram": {"field": "published", "calendar_interval": interval,
                                             "min_doc_count": 0, "format": "yyyy-MM-dd"},

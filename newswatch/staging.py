@@ -13,14 +13,10 @@ import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-
-class PathLike(Protocol):
-    def __truediv__(self, other: str) -> PathLike: ...
-    def open(self, mode: str = ..., **kwargs: Any) -> Any: ...
-    def exists(self) -> bool: ...
-    def mkdir(self, parents: bool = ..., exist_ok: bool = ...) -> None: ...
+# A pathlib.Path, a UPath or Airflow's ObjectStoragePath: anything with `/`, open(), exists() and mkdir().
+PathLike = Any
 
 
 def staging_root(spec: str) -> PathLike:
@@ -28,7 +24,7 @@ def staging_root(spec: str) -> PathLike:
     if "://" in spec and not spec.startswith("file://"):
         from upath import UPath  # universal-pathlib, the base of Airflow's ObjectStoragePath
 
-        return UPath(spec)  # type: ignore[no-any-return]
+        return UPath(spec)
     return Path(spec.removeprefix("file://"))
 
 

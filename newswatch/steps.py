@@ -509,7 +509,7 @@ def reprocess(settings: Settings, es: Elasticsearch, ids: Sequence[str] | None =
                        "published": art.published or old.get("published") or page.get("fetched_at"),
                        "source": art.sitename or old.get("source") or urlsplit(art.url).netloc,
                        "fetched_at": old.get("fetched_at") or page.get("fetched_at")})
-    summary = index_articles(settings, es, redone) if redone else {"indexed": 0}
+    summary: dict[str, Any] = index_articles(settings, es, redone) if redone else {"indexed": 0}
     summary["errors"] = dict(errors)
     return summary
 
