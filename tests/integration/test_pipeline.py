@@ -51,6 +51,16 @@ def test_pipeline_indexes_tags_alerts_once(settings_factory, demo_site, smtp_sin
         if doc["level"] != "none":
             assert doc["evidence"] and doc["matches"] and doc["reasons"]
     assert not wrong, f"wrong levels: {wrong}"
+    # explanations, entities and claims are stored with the articles
+    core_docs = [d for d in docs.values() if d["level"] == "core"]
+    assert all(d["entities"] and d["entity_names"] for d in core_docs)
+    assert all(m["end"] > m["start"] and m["field"] in ("title", "text") for d in core_docs for m in d["matches"])
+    with_claims = [d for d in core_docs if d["claims"]]
+    assert len(with_claims) >= len(core_docs) // 2
+    assert all(c["count"] > 0 and c["sentence"] for d in with_claims for c in d["claims"])
+    counts = es.search(index=art_index, size=0, query={"nested": {"path": "claims", "query": {"range": {
+        "claims.count": {"gte": 10000, "lte": 12000}}}}})["hits"]["total"]["value"]
+    assert counts >= 3
 
     # stories: articles with the same story key share a story id, others do not
     story_of = {exp["story"]: set() for exp in expected}
