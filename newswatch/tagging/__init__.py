@@ -1,6 +1,7 @@
 """Topic intelligence: tag articles against a YAML-defined topic, with explanations, entities and claims.
 
-Self-contained on purpose (imports nothing else of newswatch) so it can be used and benchmarked alone::
+Self-contained on purpose (imports nothing else of newswatch but ``newswatch.errors``, a leaf) so it can be
+used and benchmarked alone::
 
     from newswatch.tagging import load_topic, tag_article
     topic = load_topic("dprk_russia_troops")

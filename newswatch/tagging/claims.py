@@ -18,9 +18,9 @@ language knowledge and lives here; which words are units and actors is topic kno
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from typing import Any
 
@@ -36,9 +36,16 @@ _MULT = {
 }  # fmt: skip
 _MULT_RE = r"thousand|tausend|mille|mil|тысяч\w*|тыс\.?|тисяч\w*|тис\.?|만|천|万|千"
 _NUM_RE = r"\d{1,3}(?:[ ,.'\u00a0\u202f]\d{3})+(?!\d)|\d+(?:[.,]\d+)?"
-_QTY_RE = rf"(?:{_NUM_RE})(?:\s?(?:{_MULT_RE}))?(?:\s?\d{{1,4}}\s?(?:천|千)?)?"
-_QTY = re.compile(rf"(?<![\w.,])({_QTY_RE})(?:\s*(?:-|~|～|to|and|до|и|і|bis|à|a|에서|から)\s*({_QTY_RE}))?")
-_QTY_PART = re.compile(rf"({_NUM_RE})(?:\s?({_MULT_RE}))?(?:\s?(\d{{1,4}})\s?(천|千)?)?")
+# after 만/万 (10,000) or 천/千 (1,000) Korean and Chinese go on counting: 1만2천 = 12,000, 1만 2000 = 12,000,
+# 1천500 = 1,500, 1만2천500 = 12,500
+_KO_REST = r"(?:\s?\d{1,4}(?!\d)\s?(?:천|千)?(?:\s?\d{1,3}(?!\d))?)?"
+_QTY_RE = rf"(?:{_NUM_RE})(?:\s?(?:{_MULT_RE}))?{_KO_REST}"
+# no look-behind here: it is only tried where a digit is (see _quantities), and the "not after [\w.,]"
+# check is done there
+_QTY = re.compile(rf"({_QTY_RE})(?:\s*(?:-|~|～|to|and|до|и|і|bis|à|a|에서|から)\s*({_QTY_RE}))?")
+_QTY_PART = re.compile(
+    rf"({_NUM_RE})(?:\s?({_MULT_RE}))?(?:\s?(\d{{1,4}})(?!\d)\s?(천|千)?(?:\s?(\d{{1,3}})(?!\d))?)?"
+)
 
 _QUALIFIERS_BEFORE = [
     ("up to", "up to"), ("as many as", "up to"), ("about", "about"), ("around", "about"),
@@ -72,6 +79,15 @@ _RATIO_AFTER = ("당", "마다", "毎", "ごと")
 _PERCENT_AFTER = ("%", "percent", "per cent", "процент", "відсот", "퍼센트", "prozent", "pour cent",
                   "por ciento")  # fmt: skip
 _YEAR_AFTER = ("년", "年", "г.", "год", "рок", "year")
+_NOT_COUNT_AFTER = _PERCENT_AFTER + _YEAR_AFTER
+# ordinals: 1차/2차 (first/second batch or round), 1진 (first contingent), 2번째, 第1陣, 제1
+_ORDINAL_AFTER = ("차", "진", "번째", "陣", "次")
+_ORDINAL_BEFORE = ("제", "第")
+# a number that reads as a year (1953, or 1,953 with a thousands separator) is only a count right before
+# its unit ("1,953 soldiers"); "since 1953", "the 1953 armistice" or "since 1,953" are years
+_YEAR_LIKE = re.compile(r"\d{4}|\d[ ,.'\u00a0\u202f]\d{3}")
+_GROUPED = re.compile(r"\d{1,3}(?:[ ,.'\u00a0\u202f]\d{3})+")
+_NON_DIGIT = re.compile(r"\D")
 _ACCORDING = re.compile(r"\b(?i:according to) ((?:the )?[A-Z][\w.'’-]*(?: (?:of )?[A-Z][\w.'’-]*){0,4})")
 
 
@@ -80,9 +96,9 @@ def _parse_part(text: str) -> tuple[int, int] | None:
     m = _QTY_PART.fullmatch(text.strip())
     if m is None:
         return None
-    digits, mult, extra, extra_mult = m.groups()
-    if re.fullmatch(r"\d{1,3}(?:[ ,.'\u00a0\u202f]\d{3})+", digits):
-        value = float(re.sub(r"\D", "", digits))
+    digits, mult, extra, extra_mult, extra_units = m.groups()
+    if _GROUPED.fullmatch(digits):
+        value = float(_NON_DIGIT.sub("", digits))
     else:
         value = float(digits.replace(",", "."))
     factor = 1
@@ -90,15 +106,26 @@ def _parse_part(text: str) -> tuple[int, int] | None:
         factor = _MULT.get(mult.rstrip("."), 0) or (1000 if mult[0] in "тt" else 1)
     total = value * factor
     if extra:
-        if mult not in ("만", "万"):
+        if mult in ("만", "万"):  # 1만 2000, 1만2천, 1만2천500
+            if extra_units and not extra_mult:
+                return None
+            total += int(extra) * (1000 if extra_mult else 1) + int(extra_units or 0)
+        elif mult in ("천", "千") and not extra_mult and not extra_units and int(extra) < 1000:
+            total += int(extra)  # 1천500
+        else:
             return None
-        total += int(extra) * (1000 if extra_mult else 1)
     return int(round(total)), factor
+
+
+# the qualifiers by their last character, in list order: a tail is only compared with the few that can match
+_QUALIFIERS_BY_LAST: dict[str, list[tuple[str, str]]] = {}
+for _phrase, _canonical in _QUALIFIERS_BEFORE:
+    _QUALIFIERS_BY_LAST.setdefault(_phrase[-1], []).append((_phrase, _canonical))
 
 
 def _qualifier(before: str, after: str) -> str | None:
     tail = before.rstrip()
-    for phrase, canonical in _QUALIFIERS_BEFORE:
+    for phrase, canonical in _QUALIFIERS_BY_LAST.get(tail[-1:], ()):
         if tail.endswith(phrase) and (len(tail) == len(phrase) or not tail[-len(phrase) - 1].isalnum()):
             return canonical
     head = after.lstrip()
@@ -119,27 +146,38 @@ def extract_claims(
     cfg = topic.config.claims
     if cfg is None:
         return []
+    unit_hits = _Sorted(hits.get(FAMILY_UNIT, []))
+    if not unit_hits.hits:
+        return []
     actors = set(cfg.actor_concepts)
     others = set(cfg.other_actor_concepts)
     starts = [s for s, _ in sentences]
     topic_hits = hits.get(FAMILY_TOPIC, [])
-    actor_sentences = sorted(
-        {bisect.bisect_right(starts, h.start) - 1 for h in topic_hits if h.pattern.label in actors}
-    )
+    actor_sentences = sorted({bisect_right(starts, h.start) - 1 for h in topic_hits if h.pattern.label in actors})
     claims: list[Claim] = []
     seen: set[tuple[int, int | None, str | None]] = set()
-    unit_hits = hits.get(FAMILY_UNIT, [])
-    loss_hits = hits.get(FAMILY_NOT_AFTER, [])
+    topic_sorted = _Sorted(topic_hits)
+    loss_hits = _Sorted(hits.get(FAMILY_NOT_AFTER, []))
+    entity_hits = _Sorted(hits.get(FAMILY_ENTITY, []))
+    digits = _digit_positions(folded)
+    if not digits:
+        return []
     for si in actor_sentences:
         s_start, s_end = sentences[si]
-        units = _within(unit_hits, s_start, s_end)
+        first = bisect_left(digits, s_start)
+        if first == len(digits) or digits[first] >= s_end:
+            continue  # no number in this sentence
+        units = unit_hits.within(s_start, s_end)
         if not units:
             continue
-        in_sentence = _within(topic_hits, s_start, s_end)
-        losses = _within(loss_hits, s_start, s_end)
-        for m in _QTY.finditer(folded, s_start, s_end):
+        quantities = _quantities(folded, digits, first, s_end)
+        if not quantities:
+            continue
+        in_sentence = topic_sorted.within(s_start, s_end)
+        losses = loss_hits.within(s_start, s_end)
+        for m in quantities:
             claim = _claim_at(topic, text, folded, m, (s_start, s_end), in_sentence, units, losses,
-                              actors, others, hits)  # fmt: skip
+                              actors, others, entity_hits)  # fmt: skip
             if claim is None:
                 continue
             key = (claim.count, claim.count_max, claim.source)
@@ -151,11 +189,52 @@ def extract_claims(
     return claims
 
 
-def _within(hits: list[Hit], start: int, end: int) -> list[Hit]:
-    """The hits starting in ``[start, end)``; ``hits`` are sorted by start, as the scan returns them."""
-    lo = bisect.bisect_left(hits, start, key=lambda h: h.start)
-    hi = bisect.bisect_left(hits, end, key=lambda h: h.start)
-    return hits[lo:hi]
+_DIGIT_CHARS = "0123456789０１２３４５６７８９"  # ASCII and full-width (Japanese/Chinese text) digits
+
+
+def _digit_positions(folded: str) -> list[int]:
+    """Sorted positions of the digits in ``folded``; ``str.find`` per digit is far faster than a regex."""
+    found: list[int] = []
+    find = folded.find
+    for digit in _DIGIT_CHARS:
+        i = find(digit)
+        while i >= 0:
+            found.append(i)
+            i = find(digit, i + 1)
+    found.sort()
+    return found
+
+
+def _quantities(folded: str, digits: list[int], first: int, end: int) -> list[re.Match[str]]:
+    """Non-overlapping quantity matches before ``end``, from ``digits[first]`` on, each starting a digit run
+    that does not follow a word character, "." or "," (so not "x5", "10.5" or the "000" of "10,000")."""
+    found: list[re.Match[str]] = []
+    pos = 0
+    for k in range(first, len(digits)):
+        i = digits[k]
+        if i >= end:
+            break
+        if i < pos or (i > 0 and (folded[i - 1].isalnum() or folded[i - 1] in "_.,")):
+            continue
+        m = _QTY.match(folded, i, end)
+        if m is not None:
+            pos = m.end()
+            found.append(m)
+    return found
+
+
+class _Sorted:
+    """Hits sorted by start, with their starts kept apart so range lookups need no key function."""
+
+    __slots__ = ("hits", "starts")
+
+    def __init__(self, hits: list[Hit]) -> None:
+        self.hits = hits
+        self.starts = [h.start for h in hits]
+
+    def within(self, start: int, end: int) -> list[Hit]:
+        """The hits starting in ``[start, end)``."""
+        return self.hits[bisect_left(self.starts, start) : bisect_left(self.starts, end)]
 
 
 def _claim_at(
@@ -169,7 +248,7 @@ def _claim_at(
     losses: list[Hit],
     actors: set[str],
     others: set[str],
-    hits: dict[str, list[Hit]],
+    entity_hits: _Sorted,
 ) -> Claim | None:
     s_start, s_end = sentence
     first = _parse_part(m.group(1))
@@ -189,11 +268,17 @@ def _claim_at(
     nxt = folded[num_end] if num_end < s_end else ""
     if nxt and nxt.isalnum() and not ("\uac00" <= nxt <= "\ud7a3" or "\u3040" <= nxt <= "\u9fff"):
         return None  # "61st", "10km", part of an identifier
+    if folded.startswith(_ORDINAL_AFTER, num_end) or folded[max(s_start, m.start() - 1) : m.start()] in _ORDINAL_BEFORE:
+        return None  # "1차 1천500명": the first batch (of 1,500), not a count of 1
     before = folded[max(s_start, m.start() - 30) : m.start()]
     after = folded[num_end : min(s_end, num_end + 30)]
-    if before.rstrip().endswith(_RATIO_BEFORE) or after.lstrip().startswith(_PERCENT_AFTER + _YEAR_AFTER):
+    if before.rstrip().endswith(_RATIO_BEFORE) or after.lstrip().startswith(_NOT_COUNT_AFTER):
         return None
-    unit = next((u for u in units if num_end <= u.start <= num_end + 45), None)
+    unit = None
+    for u in units:
+        if num_end <= u.start <= num_end + 45:
+            unit = u
+            break
     if unit is not None and len(folded[num_end : unit.start].split()) > 4:
         unit = None  # too far away to be this number's noun
     if unit is not None and folded[unit.end : unit.end + 2].startswith(_RATIO_AFTER):
@@ -215,8 +300,12 @@ def _claim_at(
         unit = units[0]
         tail_end = num_end
         actor_between = False
-    if 1900 <= count <= 2100 and not has_mult and m.group(1).isdigit() and tail_end == num_end:
-        return None  # a bare year ("in October 2024") with no unit of its own
+        between = []
+    year_like = 1900 <= count <= 2100 and not has_mult and count_max is None
+    if year_like and _YEAR_LIKE.fullmatch(m.group(1).strip()) and (
+        tail_end == num_end or not _unit_adjacent(folded, num_end, unit, between, actors)
+    ):
+        return None  # a year ("in October 2024", "since 1953", "the 1953 armistice"), not a count
     if count < 2:
         return None
     if any(tail_end <= h.start <= tail_end + 25 or m.start() - 12 <= h.end <= m.start() for h in losses):
@@ -233,18 +322,27 @@ def _claim_at(
         count_max=count_max,
         qualifier=_qualifier(before, folded[num_end : num_end + 4]),
         unit=unit.pattern.label,
-        source=_source(topic, text, hits, sentence, m.start()),
+        source=_source(topic, text, entity_hits, sentence, m.start()),
         sentence=" ".join(text[s_start:s_end].split())[:400],
     )
 
 
-def _source(topic: Topic, text: str, hits: dict[str, list[Hit]], sentence: tuple[int, int], pos: int) -> str | None:
+def _unit_adjacent(folded: str, num_end: int, unit: Hit, between: list[Hit], actors: set[str]) -> bool:
+    """True when only spaces, hyphens and the topic's actor ("1,953 North Korean soldiers") separate the
+    number from its unit."""
+    pos = num_end
+    for h in between:
+        if h.pattern.label not in actors or folded[pos : h.start].strip(" -"):
+            return False
+        pos = max(pos, h.end)
+    return not folded[pos : unit.start].strip(" -")
+
+
+def _source(topic: Topic, text: str, entity_hits: _Sorted, sentence: tuple[int, int], pos: int) -> str | None:
     """The cited source: the gazetteer person/org nearest the number, else an "according to X" phrase."""
     s_start, s_end = sentence
     best: tuple[int, str] | None = None
-    for h in hits.get(FAMILY_ENTITY, []):
-        if not s_start <= h.start < s_end:
-            continue
+    for h in entity_hits.within(s_start, s_end):
         ent = topic.entities.get(h.pattern.label)
         if ent is None or ent.type == "place" or not ent.source:
             continue

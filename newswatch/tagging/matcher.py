@@ -101,6 +101,9 @@ def compile_pattern(term: str, label: str, family: str) -> Pattern:
     return Pattern(term=term, label=label, family=family, key=key, tail=tail, left=left, right=right)
 
 
+_Target = tuple[int, int, "Pattern"]  # (family number, position in the key's bucket, pattern)
+
+
 class Hit(NamedTuple):
     """A boundary-checked match; offsets index the haystack given to :meth:`TermIndex.scan`.
 
@@ -136,57 +139,84 @@ class TermIndex:
             implementation=ahocorasick_rs.Implementation.DFA,  # fastest scan; memory is small at this size
         )
         self.size = sum(len(b) for b in self._buckets)
+        # The scan loop runs for every candidate of every article, so the per-key work is unpacked here:
+        # patterns of one key that share their boundary rules (typically the same word as a topic term and
+        # as a claim unit) are checked once, then recorded for each (family number, position, pattern).
+        self._families: list[str] = []
+        family_no: dict[str, int] = {}
+        # A check is (left boundary checked, tail regex, right boundary checked, Hangul may follow, targets).
+        self._checks: list[tuple[tuple[bool, re.Pattern[str] | None, bool, bool, tuple[_Target, ...]], ...]]
+        self._checks = []
+        for bucket in self._buckets:
+            by_rule: dict[tuple[bool, re.Pattern[str] | None, bool, bool], list[_Target]] = {}
+            for pos, p in enumerate(bucket):
+                fam = family_no.setdefault(p.family, len(family_no))
+                if fam == len(self._families):
+                    self._families.append(p.family)
+                rule = (p.left == _LEFT_STRICT, p.tail, p.right != _RIGHT_FREE, p.right == _RIGHT_HANGUL)
+                by_rule.setdefault(rule, []).append((fam, pos, p))
+            self._checks.append(tuple((*rule, tuple(targets)) for rule, targets in by_rule.items()))
 
     def scan(self, folded: str) -> dict[str, list[Hit]]:
         """Find all patterns in ``folded`` (already :func:`fold_text`-ed); returns hits per family."""
         n = len(folded)
-        candidates: dict[str, list[Hit]] = {}
-        buckets = self._buckets
+        # Candidates are plain (start, -stop, order, position, pattern) tuples, one list per family: they
+        # sort leftmost-longest without a key function; ``order`` (scan order) and ``position`` (YAML order
+        # within a key) keep equal spans in a stable order. Hit objects are only made for the survivors.
+        candidates: list[list[tuple[int, int, int, int, Pattern]]] = [[] for _ in self._families]
+        checks = self._checks
+        order = 0
         for idx, start, end in self._ac.find_matches_as_indexes(folded, overlapping=True):
-            for p in buckets[idx]:
-                if p.left == _LEFT_STRICT and start > 0:
+            order += 1
+            for strict, tail, bounded, hangul_ok, targets in checks[idx]:
+                if strict and start:
                     prev = folded[start - 1]
-                    if prev.isalnum() or prev == "_":
+                    if prev != " " and (prev.isalnum() or prev == "_"):  # a space is the common case
                         continue
                 stop = end
-                if p.tail is not None:
-                    m = p.tail.match(folded, end)
+                if tail is not None:
+                    m = tail.match(folded, end)
                     if m is None:
                         continue
                     stop = m.end()
-                if stop < n and p.right != _RIGHT_FREE:
+                if bounded and stop < n:
                     nxt = folded[stop]
-                    if (nxt.isalnum() or nxt == "_") and not (p.right == _RIGHT_HANGUL and _is_hangul(nxt)):
+                    if nxt != " " and (nxt.isalnum() or nxt == "_") and not (hangul_ok and _is_hangul(nxt)):
                         continue
-                bucket = candidates.get(p.family)
-                if bucket is None:
-                    bucket = candidates[p.family] = []
-                bucket.append(Hit(start, stop, p))
-        return {family: _leftmost_longest(hits) for family, hits in candidates.items()}
+                for fam, pos, p in targets:
+                    candidates[fam].append((start, -stop, order, pos, p))
+        return {self._families[fam]: _leftmost_longest(c) for fam, c in enumerate(candidates) if c}
 
 
-def _leftmost_longest(hits: list[Hit]) -> list[Hit]:
+_new_hit = tuple.__new__  # Hit(start, end, pattern) without the NamedTuple's Python-level __new__
+
+
+def _leftmost_longest(candidates: list[tuple[int, int, int, int, Pattern]]) -> list[Hit]:
     """Non-overlapping hits, longest first at each position; equal spans are all kept, so one term listed
     under two concepts (e.g. Korean 북러, "North Korea–Russia") counts for both."""
-    hits.sort(key=lambda h: (h.start, h.start - h.end))
+    candidates.sort()
     kept: list[Hit] = []
     last_start, last_end = -1, -1
-    labels: set[str] = set()
-    for h in hits:
-        if h.start == last_start and h.end == last_end:
-            if h.pattern.label not in labels:
-                labels.add(h.pattern.label)
-                kept.append(h)
-        elif h.start >= last_end:
-            kept.append(h)
-            last_start, last_end = h.start, h.end
-            labels = {h.pattern.label}
+    first_label = ""
+    labels: set[str] | None = None  # labels of the current span beyond the first, if any (rare)
+    for start, neg_stop, _, _, p in candidates:
+        if start >= last_end:
+            last_start, last_end = start, -neg_stop
+            kept.append(_new_hit(Hit, (start, last_end, p)))
+            first_label = p.label
+            labels = None
+        elif start == last_start and -neg_stop == last_end:
+            label = p.label
+            if label != first_label and (labels is None or label not in labels):
+                labels = labels or set()
+                labels.add(label)
+                kept.append(_new_hit(Hit, (start, last_end, p)))
     return kept
 
 
 # --- sentences -------------------------------------------------------------------------------------------
 
-_CANDIDATE = re.compile(r"[.!?…。！？\n]+")  # a plain class: re scans for it fast, unlike an alternation
+_TERMINATORS = ".!?…。！？\n"  # located with str.find, which is several times faster than a regex scan
 _CLOSERS = frozenset("\"'»”’)]")
 _ABBREV = frozenset(
     ["mr", "mrs", "ms", "dr", "gen", "lt", "col", "maj", "sgt", "capt", "cpt", "st", "no", "vs", "jr", "sr", "prof", "gov", "sen", "rep", "adm", "cmdr", "corp", "inc", "ltd", "ген", "т", "тыс", "млн", "млрд", "г", "гг", "ст", "им", "ім", "тис", "грн", "d.h", "z.b", "bzw"]
@@ -203,9 +233,8 @@ def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
     """
     cuts = [0]
     n = len(text)
-    for m in _CANDIDATE.finditer(text):
-        run = m.group()
-        end = m.end()
+    for run_start, end in _terminator_runs(text):
+        run = text[run_start:end]
         if "\n" in run or run[-1] in "。！？":
             cuts.append(end)
             continue
@@ -214,7 +243,7 @@ def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
         if end < n and not text[end].isspace():
             continue  # "10.5", "U.S.-led", "word.Word"
         if run[0] == ".":
-            j = m.start()
+            j = run_start
             k = j
             while k > 0 and (text[k - 1].isalnum() or text[k - 1] == "."):
                 k -= 1
@@ -228,9 +257,33 @@ def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
     cuts.append(n)
     spans: list[tuple[int, int]] = []
     for a, b in zip(cuts, cuts[1:], strict=False):
-        chunk = text[a:b]
-        stripped = chunk.strip()
-        if stripped:
-            lead = len(chunk) - len(chunk.lstrip())
-            spans.append((a + lead + offset, a + lead + len(stripped) + offset))
+        while a < b and text[a].isspace():  # usually one space or newline: cheaper than slicing and strip
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if a < b:
+            spans.append((a + offset, b + offset))
     return spans
+
+
+def _terminator_runs(text: str) -> list[tuple[int, int]]:
+    """Spans ``(start, end)`` of the maximal runs of sentence-ending characters ("." "?!" "...\n")."""
+    found: list[int] = []
+    find = text.find
+    for ch in _TERMINATORS:
+        i = find(ch)
+        while i >= 0:
+            found.append(i)
+            i = find(ch, i + 1)
+    if not found:
+        return []
+    found.sort()
+    runs: list[tuple[int, int]] = []
+    start = prev = found[0]
+    for i in found[1:]:
+        if i != prev + 1:
+            runs.append((start, prev + 1))
+            start = i
+        prev = i
+    runs.append((start, prev + 1))
+    return runs

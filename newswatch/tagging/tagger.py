@@ -16,14 +16,16 @@ How a decision is made (all topic knowledge comes from the topic YAML):
 
 from __future__ import annotations
 
-import bisect
 import logging
+from bisect import bisect_right
+from collections import Counter
+from typing import Any
 
 from newswatch.tagging.claims import extract_claims
 from newswatch.tagging.entities import resolve_entities
 from newswatch.tagging.matcher import Hit, fold_text, split_sentences
-from newswatch.tagging.models import Level, TagResult, TermMatch
-from newswatch.tagging.topic import FAMILY_TOPIC, RuleConfig, Topic, load_topic
+from newswatch.tagging.models import Level, TagResult
+from newswatch.tagging.topic import FAMILY_TOPIC, CompiledRule, RuleConfig, Topic, load_topic
 
 log = logging.getLogger(__name__)
 
@@ -55,24 +57,33 @@ def tag_article(topic: Topic | str, title: str = "", text: str = "", lang: str |
         return TagResult(topic=topic.name, level="none", score=0.0, reasons=["no topic terms found"],
                          entities=entities)  # fmt: skip
 
-    present = {h.pattern.label for h in topic_hits}
-    if not any(all(any(c in present for c in g) for g in rule.all_of) for rule in topic.config.rules):
+    table = topic.rule_table
+    bits = table.bits
+    labels = [h.pattern.label for h in topic_hits]
+    present = set(labels)
+    article_mask = 0
+    for label in present:
+        article_mask |= bits[label]
+    # rules whose groups all occur somewhere in the article; the others cannot fire in any window
+    rules = [r for r in table.rules if all(g & article_mask for g in r.groups)]
+    if not rules:
         # no rule can fire anywhere in the article: skip sentence splitting (most of a news stream)
-        concepts = sorted(present - topic.exclusion_ids)
+        concepts = sorted(present - table.exclusion_ids)
         return TagResult(
             topic=topic.name, level="none", score=min(0.25, 0.05 * len(concepts)), entities=entities,
-            matches=_matches(topic_hits, hay, title_len, offset, [0], set()),
+            matches=_matches(topic_hits, hay, title_len, offset, None, set()),
             reasons=[f"no rule satisfied anywhere in the article; concepts seen: {', '.join(concepts) or '-'}"]
             + _exclusion_reasons(topic, topic_hits, hay),
         )
 
     sentences = ([(0, title_len)] if title.strip() else []) + split_sentences(text, offset=offset)
     starts = [s for s, _ in sentences]
-    by_sentence: dict[int, set[str]] = {}
-    for h in topic_hits:
-        by_sentence.setdefault(bisect.bisect_right(starts, h.start) - 1, set()).add(h.pattern.label)
+    hit_sentence = [bisect_right(starts, h.start) - 1 for h in topic_hits]
+    by_sentence: dict[int, int] = {}  # sentence -> bit mask of the concepts found in it
+    for si, label in zip(hit_sentence, labels, strict=True):
+        by_sentence[si] = by_sentence.get(si, 0) | bits[label]
 
-    fired, vetoes = _fire_rules(topic.config.rules, by_sentence)
+    fired, vetoes = _fire_rules(rules, by_sentence)
     level: Level = "none"
     if any(r.level == "core" for r, _, _ in fired):
         level = "core"
@@ -81,7 +92,7 @@ def tag_article(topic: Topic | str, title: str = "", text: str = "", lang: str |
     best = sorted(
         ((r, si, used) for r, si, used in fired if r.level == level), key=lambda f: (-f[0].weight, f[1])
     )
-    score = _score(level, best, by_sentence, topic.exclusion_ids)
+    score = _score(level, best, present, table.exclusion_ids)
 
     evidence_ids: list[int] = []
     for _, _, used in best:
@@ -89,70 +100,67 @@ def tag_article(topic: Topic | str, title: str = "", text: str = "", lang: str |
             if si not in evidence_ids and len(evidence_ids) < MAX_EVIDENCE:
                 evidence_ids.append(si)
     evidence = [_clean(hay[sentences[si][0] : sentences[si][1]]) for si in evidence_ids]
-    reasons = _reasons(topic, level, fired, best, vetoes, topic_hits, hay, by_sentence, bool(title.strip()))
-    matches = _matches(topic_hits, hay, title_len, offset, starts, set(evidence_ids))
+    reasons = _reasons(topic, level, fired, best, vetoes, topic_hits, hay, present, bool(title.strip()))
+    matches = _matches(topic_hits, hay, title_len, offset, hit_sentence, set(evidence_ids))
     claims = extract_claims(topic, hay, folded, sentences, hits) if level != "none" else []
     return TagResult(topic=topic.name, level=level, score=round(score, 3), matches=matches,
                      evidence=evidence, reasons=reasons, entities=entities, claims=claims)  # fmt: skip
 
 
 def _fire_rules(
-    rules: list[RuleConfig], by_sentence: dict[int, set[str]]
+    rules: list[CompiledRule], by_sentence: dict[int, int]
 ) -> tuple[list[tuple[RuleConfig, int, list[int]]], list[tuple[RuleConfig, int, str]]]:
-    """Every (rule, first sentence, contributing sentences) that fired, and every veto that stopped one."""
+    """Every (rule, first sentence, contributing sentences) that fired, and every veto that stopped one.
+
+    Windows start at each sentence with a topic term; a window's concepts are the OR of its sentences'
+    masks, computed once per window size, so checking a rule against a window is a few integer ANDs.
+    """
     fired: list[tuple[RuleConfig, int, list[int]]] = []
     vetoes: list[tuple[RuleConfig, int, str]] = []
     ids = sorted(by_sentence)
-    windows: dict[int, list[tuple[int, list[int], set[str]]]] = {}
-    for rule in rules:
+    windows: dict[int, list[tuple[int, list[int], int]]] = {}
+    for compiled in rules:
+        rule = compiled.rule
         size = rule.window
-        if size not in windows:  # the union of concepts over each window, computed once per window size
-            spans = []
-            for si in ids:
-                members = [j for j in range(si, si + size) if j in by_sentence]
-                spans.append((si, members, set().union(*(by_sentence[j] for j in members))))
-            windows[size] = spans
-        groups = [frozenset(g) for g in rule.all_of]
-        needed = frozenset().union(*groups)
-        for si, members, present in windows[size]:
+        spans = windows.get(size)
+        if spans is None and size == 1:
+            spans = windows[size] = [(si, [si], by_sentence[si]) for si in ids]
+        elif spans is None:
+            spans = windows[size] = []
+            for k, si in enumerate(ids):
+                members = [si]
+                mask = by_sentence[si]
+                for j in ids[k + 1 : k + size]:
+                    if j >= si + size:
+                        break
+                    members.append(j)
+                    mask |= by_sentence[j]
+                spans.append((si, members, mask))
+        groups = compiled.groups
+        for si, members, mask in spans:
             for g in groups:
-                if g.isdisjoint(present):
+                if not g & mask:
                     break
             else:
-                _check_window(rule, si, members, present, needed, by_sentence, fired, vetoes)
+                if mask & compiled.none_mask:
+                    blocked = next(c for c, bit in compiled.none_of if bit & mask)
+                    vetoes.append((rule, si, blocked))
+                    continue
+                needed = compiled.needed
+                used = [j for j in members if by_sentence[j] & needed]
+                if used[0] == si:  # otherwise the window starting at used[0] reports the co-occurrence
+                    fired.append((rule, si, used))
     return fired, vetoes
-
-
-def _check_window(
-    rule: RuleConfig,
-    si: int,
-    members: list[int],
-    present: set[str],
-    needed: frozenset[str],
-    by_sentence: dict[int, set[str]],
-    fired: list[tuple[RuleConfig, int, list[int]]],
-    vetoes: list[tuple[RuleConfig, int, str]],
-) -> None:
-    """Record a window where all groups of ``rule`` are present: fired, or vetoed by an exclusion."""
-    blocked = [c for c in rule.none_of if c in present]
-    if blocked:
-        vetoes.append((rule, si, blocked[0]))
-        return
-    used = [j for j in members if not needed.isdisjoint(by_sentence[j])]
-    if used[0] != si:
-        return  # the same co-occurrence is reported by the window starting at used[0]
-    fired.append((rule, si, used))
 
 
 def _score(
     level: Level,
     best: list[tuple[RuleConfig, int, list[int]]],
-    by_sentence: dict[int, set[str]],
+    present: set[str],
     exclusions: frozenset[str],
 ) -> float:
     if level == "none":
-        concepts = set().union(*by_sentence.values()) - exclusions
-        return min(0.25, 0.05 * len(concepts))
+        return min(0.25, 0.05 * len(present - exclusions))
     windows: dict[int, float] = {}
     for rule, si, _ in best:
         windows[si] = max(windows.get(si, 0.0), rule.weight)
@@ -176,16 +184,17 @@ def _reasons(
     vetoes: list[tuple[RuleConfig, int, str]],
     topic_hits: list[Hit],
     hay: str,
-    by_sentence: dict[int, set[str]],
+    present: set[str],
     has_title: bool,
 ) -> list[str]:
     reasons: list[str] = []
     shown: set[str] = set()
+    counts = Counter(r.id for r, _, _ in best)
     for rule, si, _ in best:
         if rule.id in shown:
             continue
         shown.add(rule.id)
-        count = sum(1 for r, _, _ in best if r.id == rule.id)
+        count = counts[rule.id]
         more = f" (+{count - 1} more)" if count > 1 else ""
         reasons.append(f"{level}: {rule.reason} [rule {rule.id}, {_where(si, has_title)}{more}]")
         if len(reasons) >= 3:
@@ -198,7 +207,7 @@ def _reasons(
         reasons.append(f"rule {rule.id} ruled out in {_where(si, has_title)}: '{blocked}' in the same window")
     reasons.extend(_exclusion_reasons(topic, topic_hits, hay))
     if level == "none":
-        concepts = sorted(set().union(*by_sentence.values()) - topic.exclusion_ids)
+        concepts = sorted(present - topic.exclusion_ids)
         reasons.append(f"no rule satisfied within its window; concepts seen: {', '.join(concepts) or '-'}")
     return reasons
 
@@ -207,6 +216,8 @@ def _exclusion_reasons(topic: Topic, topic_hits: list[Hit], hay: str) -> list[st
     """One line per exclusion context found, so a reader sees what was ruled out and why."""
     exclusions = topic.config.exclusions
     out: list[str] = []
+    if not exclusions:
+        return out
     seen: set[str] = set()
     for h in topic_hits:
         cid = h.pattern.label
@@ -218,20 +229,35 @@ def _exclusion_reasons(topic: Topic, topic_hits: list[Hit], hay: str) -> list[st
 
 
 def _matches(
-    topic_hits: list[Hit], hay: str, title_len: int, offset: int, starts: list[int], evidence: set[int]
-) -> list[TermMatch]:
-    """Term matches, those in evidence sentences first, at most ``MAX_MATCHES`` to keep documents small."""
-    ranked = sorted(
-        topic_hits, key=lambda h: (bisect.bisect_right(starts, h.start) - 1 not in evidence, h.start)
-    )[:MAX_MATCHES]
-    out = []
-    for h in sorted(ranked, key=lambda h: h.start):
-        if h.start < title_len:
-            out.append(TermMatch(term=hay[h.start : h.end], concept=h.pattern.label, field="title",
-                                 start=h.start, end=h.end))  # fmt: skip
-        elif h.start >= offset:
-            out.append(TermMatch(term=hay[h.start : h.end], concept=h.pattern.label, field="text",
-                                 start=h.start - offset, end=h.end - offset))  # fmt: skip
+    topic_hits: list[Hit],
+    hay: str,
+    title_len: int,
+    offset: int,
+    hit_sentence: list[int] | None,
+    evidence: set[int],
+) -> list[dict[str, Any]]:
+    """:class:`TermMatch` fields of the term matches in text order, at most ``MAX_MATCHES`` to keep documents small; when there are more,
+    those in evidence sentences (``hit_sentence[i]`` is the sentence of ``topic_hits[i]``) are kept first.
+    """
+    chosen = topic_hits
+    if len(topic_hits) > MAX_MATCHES:
+        in_evidence = [hit_sentence is not None and hit_sentence[i] in evidence for i in range(len(topic_hits))]
+        keep = {i for i, e in enumerate(in_evidence) if e}
+        if len(keep) >= MAX_MATCHES:
+            keep = set(sorted(keep)[:MAX_MATCHES])
+        else:
+            keep.update([i for i, e in enumerate(in_evidence) if not e][: MAX_MATCHES - len(keep)])
+        chosen = [h for i, h in enumerate(topic_hits) if i in keep]
+    # plain dicts: TagResult validates the whole list in one call into pydantic-core, several times faster
+    # than building TermMatch objects one by one
+    out: list[dict[str, Any]] = []
+    for start, end, pattern in chosen:
+        if start < title_len:
+            out.append({"term": hay[start:end], "concept": pattern.label, "field": "title",
+                        "start": start, "end": end})  # fmt: skip
+        elif start >= offset:
+            out.append({"term": hay[start:end], "concept": pattern.label, "field": "text",
+                        "start": start - offset, "end": end - offset})  # fmt: skip
     return out
 
 

@@ -32,12 +32,14 @@ import os
 import re
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from newswatch.errors import ConfigError
 from newswatch.tagging.matcher import Pattern, TermIndex, compile_pattern
 
 log = logging.getLogger(__name__)
@@ -51,8 +53,12 @@ _LANG = re.compile(r"^[a-z]{2}$")
 _ID = re.compile(r"^[a-z0-9_]+$")
 
 
-class TopicConfigError(ValueError):
-    """A topic or gazetteer YAML file is missing or invalid; the message names the file and the key."""
+class TopicConfigError(ConfigError, ValueError):
+    """A topic or gazetteer YAML file is missing or invalid; the message names the file and the key.
+
+    A :class:`newswatch.errors.ConfigError`, so callers catch every configuration problem with one class;
+    still a ``ValueError`` for callers written before that.
+    """
 
 
 class _Strict(BaseModel):
@@ -178,6 +184,26 @@ class GazetteerConfig(_Strict):
         return self
 
 
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    """A rule with its concepts as bit masks (one bit per concept id), so windows are checked with ints."""
+
+    rule: RuleConfig
+    groups: tuple[int, ...]  # one mask per ``all_of`` group; a window needs a bit of each
+    needed: int  # union of the groups: which sentences of a window contribute
+    none_of: tuple[tuple[str, int], ...]  # (concept id, bit) in YAML order, for the reason line
+    none_mask: int
+
+
+@dataclass(frozen=True, slots=True)
+class RuleTable:
+    """Lookup tables the tagger uses per article, compiled once per topic (see :attr:`Topic.rule_table`)."""
+
+    bits: dict[str, int]  # concept or exclusion id -> its bit
+    rules: tuple[CompiledRule, ...]
+    exclusion_ids: frozenset[str]
+
+
 @dataclass(frozen=True)
 class Topic:
     """A loaded, compiled topic: its config, one term index and lookup tables used by the tagger."""
@@ -201,7 +227,29 @@ class Topic:
 
     @property
     def exclusion_ids(self) -> frozenset[str]:
-        return frozenset(self.config.exclusions)
+        return self.rule_table.exclusion_ids
+
+    @cached_property
+    def rule_table(self) -> RuleTable:
+        """The rules as bit masks, built on first use and kept with the (cached, immutable) topic."""
+        ids = list(self.config.concepts) + list(self.config.exclusions)
+        bits = {cid: 1 << i for i, cid in enumerate(ids)}
+        rules = []
+        for rule in self.config.rules:
+            groups = tuple(_mask(bits, g) for g in rule.all_of)
+            needed = 0
+            for g in groups:
+                needed |= g
+            none_of = tuple((c, bits[c]) for c in rule.none_of)
+            rules.append(CompiledRule(rule, groups, needed, none_of, _mask(bits, rule.none_of)))
+        return RuleTable(bits=bits, rules=tuple(rules), exclusion_ids=frozenset(self.config.exclusions))
+
+
+def _mask(bits: dict[str, int], concepts: list[str]) -> int:
+    out = 0
+    for c in concepts:
+        out |= bits[c]
+    return out
 
 
 def resolve_config_dir(config_dir: Path | str | None = None) -> Path:

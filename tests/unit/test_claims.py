@@ -73,6 +73,64 @@ def test_not_a_troop_count(topic, sentence: str) -> None:
     assert result.claims == [], [c.model_dump() for c in result.claims]
 
 
+YEAR_NOT_COUNTS = [
+    # a year next to no unit of its own is never a count, even with a unit word later in the sentence
+    "North Korean troops have not fought abroad since 1953, but now soldiers are in Kursk.",
+    "It is the first deployment of North Korean troops since the 1953 armistice, with soldiers now in Kursk.",
+    "Since the 1953 armistice, North Korean soldiers have never fought abroad, but now they are in Kursk.",
+    "North Korea, which has not fought a war since 1953, sent troops to Russia.",
+    # ... nor when it is written with a thousands separator
+    "North Korean troops, in the biggest deployment since 1,953, arrived in Kursk.",
+    "North Korean troops, the largest force since 1 953, arrived in Kursk.",
+]
+
+
+@pytest.mark.parametrize("sentence", YEAR_NOT_COUNTS)
+def test_year_is_not_a_count(topic, sentence: str) -> None:
+    result = tag_article(topic, title="", text=sentence)
+    assert result.level == "core"
+    assert result.claims == [], [c.model_dump() for c in result.claims]
+
+
+def test_year_like_number_right_before_its_unit_is_a_count(topic) -> None:
+    result = tag_article(topic, title="", text="North Korea has sent 1,953 North Korean soldiers to Kursk since 2024.")
+    assert [(c.count, c.unit) for c in result.claims] == [(1953, "soldiers")]
+
+
+ORDINAL_CASES = [
+    # (text, counts expected): 1차/2차 (first/second batch), 제1, "first batch", "2nd batch" are not counts
+    ("국정원은 북한군 1차 1천500명이 러시아로 이동했다고 밝혔다.", [1500]),
+    ("러시아 파병 북한군 1차 1천500명 이동", [1500]),
+    ("북한은 러시아에 1차로 1천500명의 병력을 파병했다.", [1500]),
+    ("국정원은 북한군 2차 병력이 러시아에 도착했다고 밝혔다.", []),
+    ("국정원은 북한군 4차 병력이 러시아로 이동했다고 밝혔다.", []),
+    ("북한군 제1 군단 병력이 러시아 쿠르스크에 배치됐다.", []),
+    ("North Korea sent the first batch of 1,500 soldiers to Russia.", [1500]),
+    ("North Korea's 2nd batch of 1,500 troops arrived in Russia.", [1500]),
+    ("North Korea sent a first batch of troops to Russia, and a 2nd batch of soldiers follows.", []),
+]
+
+
+@pytest.mark.parametrize(("text", "counts"), ORDINAL_CASES)
+def test_ordinal_is_not_a_count(topic, text: str, counts: list[int]) -> None:
+    result = tag_article(topic, title="", text=text)
+    assert result.level == "core"
+    assert [c.count for c in result.claims] == counts, [c.model_dump() for c in result.claims]
+
+
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [
+        ("북한군 1천500명이 러시아로 이동했다.", 1500),
+        ("북한군 1천 500명이 러시아에 도착했다.", 1500),
+        ("북한군 1만2천500명 러시아 파병", 12500),
+        ("북한군 1만2천 명이 러시아에 있다.", 12000),
+    ],
+)
+def test_korean_thousands_and_hundreds(topic, text: str, count: int) -> None:
+    assert [c.count for c in tag_article(topic, title="", text=text).claims] == [count]
+
+
 def test_no_claims_when_off_topic(topic) -> None:
     assert tag_article(topic, title="", text="The US keeps 28,500 US troops in South Korea.").claims == []
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from newswatch.errors import ConfigError, NewswatchError, classify
 from newswatch.tagging import TagResult, TopicConfigError, load_topic, tag_article
 from newswatch.tagging.matcher import TermIndex, compile_pattern, fold_text, split_sentences
 
@@ -177,6 +178,18 @@ def test_invalid_topic_rejected_with_clear_error(tmp_path: Path, mutate, message
 def test_missing_topic_rejected(tmp_path: Path) -> None:
     with pytest.raises(TopicConfigError, match="not found"):
         load_topic("nope", config_dir=tmp_path)
+
+
+def test_topic_config_error_is_a_config_error(tmp_path: Path) -> None:
+    """Callers catch every configuration problem as ``newswatch.errors.ConfigError``."""
+    assert issubclass(TopicConfigError, ConfigError) and issubclass(TopicConfigError, NewswatchError)
+    data = json.loads(json.dumps(TOY))
+    data["rules"][0]["al_of"] = ["volcano"]
+    write_toy_topic(tmp_path, data)
+    with pytest.raises(ConfigError) as err:
+        load_topic("toy_volcano", config_dir=tmp_path)
+    assert "toy_volcano.yaml" in str(err.value) and "al_of" in str(err.value)
+    assert classify(err.value) == "TopicConfigError"
 
 
 SENTENCE_CASES = [
