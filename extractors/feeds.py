@@ -4,8 +4,10 @@ feedparser is handed the raw bytes (it sniffs the encoding from the BOM, the XML
 content type, so UTF-16 and mislabelled documents work). Like feedparser's own ``bozo`` flag, a problem is
 reported on the result: ``error`` is set only when the document is unusable; harmless bozo reasons (a
 wrong charset label, an undefined entity in one item) are kept in ``warning`` and the entries still count.
-Documents that declare entities are refused before parsing, so entity bombs and external entities are
-never expanded or fetched.
+Documents that declare entities (anywhere, not only in the first kilobytes) are refused before parsing, so
+entity bombs and external entities are never expanded or fetched. ``text/xml`` without a charset is read
+by RFC 7303 (the BOM and the XML declaration decide), not RFC 3023's US-ASCII default, so UTF-16 feeds
+served as ``text/xml`` parse.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ feedparser.SANITIZE_HTML = True
 _HARMLESS_BOZO = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _DOCTYPE = re.compile(rb"<!DOCTYPE[^>\[]*\[", re.IGNORECASE)
+_TEXT_BYTES = bytes(range(0x20, 0x7F)) + bytes(range(0x80, 0x100)) + b"\t\n\r\f\x0b\x1b"
 _HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html)", re.IGNORECASE | re.DOTALL)
 
 
@@ -70,6 +73,22 @@ def _decoded_head(content: bytes, size: int = 4096) -> bytes:
     return head
 
 
+def _looks_binary(head: bytes) -> bool:
+    """Control characters (forbidden in XML) in more than 3 % of the decoded start: an image, a PDF, noise."""
+    controls = len(head.translate(None, _TEXT_BYTES))
+    return controls > max(4, len(head) * 3 // 100)
+
+
+def _parser_content_type(content_type: str | None) -> str | None:
+    """The content type handed to feedparser: ``text/xml`` without charset becomes ``application/xml``."""
+    if not content_type:
+        return None
+    mime, _, params = content_type.partition(";")
+    if mime.strip().lower() in ("text/xml", "text/xml-external-parsed-entity") and "charset" not in params.lower():
+        return "application/xml"
+    return content_type
+
+
 def _struct_to_datetime(value: Any) -> datetime | None:
     if not value:
         return None
@@ -84,13 +103,15 @@ def parse_feed(content: bytes, *, base_url: str = "", content_type: str | None =
     if not content or not content.strip():
         return FeedResult(error=NotAFeed("empty body"))
     head = _decoded_head(content)
-    if _ENTITY_DECL.search(head) or _DOCTYPE.search(head):
+    whole = _decoded_head(content, len(content))  # a DOCTYPE may hide behind kilobytes of comments
+    if _ENTITY_DECL.search(whole) or _DOCTYPE.search(whole):
         return FeedResult(error=UnsafeFeed("document declares entities or an internal DTD subset"))
-    if b"\x00" in content[:512] and not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+    if (b"\x00" in content[:512] and not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")) or _looks_binary(head):
         return FeedResult(error=NotAFeed("binary content"))
     headers = {"content-location": base_url} if base_url else {}
-    if content_type:
-        headers["content-type"] = content_type
+    parser_type = _parser_content_type(content_type)
+    if parser_type:
+        headers["content-type"] = parser_type
     try:
         parsed = feedparser.parse(content, response_headers=headers, sanitize_html=True)
     except Exception as exc:  # feedparser is robust, but a parser must not take the run down

@@ -6,8 +6,10 @@
 * the SSRF guard: the host is resolved and every address must be public, unless it lies in one of the
   ``allowed_networks``; the same check runs again inside the connection itself (``GuardedBackend``), so a
   DNS answer that changes between check and connect cannot slip through;
-* connect / read / total time limits (a server that drips one byte a second hits the total limit);
-* a body cap counted on the *decompressed* stream (gzip bombs stop at the cap, not in memory);
+* connect / read / total time limits; the total limit bounds every socket read of the request, so a server
+  that drips its headers or its body one byte a second stops at the total limit;
+* a body cap counted on the *decompressed* stream, decoded here in bounded steps (64 KB of output at a
+  time, for each of nested encodings), so gzip and deflate bombs stop at the cap and never fill memory;
 * a redirect limit, with loops detected, each hop checked like the first;
 * conditional GET (``If-None-Match`` / ``If-Modified-Since``) and ``Retry-After`` on 429/503.
 
@@ -18,8 +20,10 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 import time
-from collections.abc import Iterable, Sequence
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -124,8 +128,53 @@ def resolve_allowed(host: str, port: int, allowed_networks: Sequence[IPNetwork])
     return addresses
 
 
+_deadline = threading.local()  # monotonic deadline of the fetch running on this thread, if any
+
+
+def _time_left(timeout: float | None) -> float | None:
+    """``timeout`` shortened to what is left of the current fetch's total time; raises when none is left."""
+    deadline: float | None = getattr(_deadline, "value", None)
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("total time limit reached")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket stream whose every read and write also respects the total time limit of the fetch.
+
+    httpx only has per-read timeouts, so a server sending one header byte every second would never time
+    out; bounding each socket operation by the time left closes that gap, headers included.
+    """
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _time_left(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _time_left(timeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, _time_left(timeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
 class GuardedBackend(httpcore.SyncBackend):
-    """httpcore network backend that connects only to vetted addresses (the guard inside the socket)."""
+    """httpcore network backend that connects only to vetted addresses (the guard inside the socket).
+
+    Its streams also enforce the total time limit of the fetch in progress (see ``_DeadlineStream``).
+    """
 
     def __init__(self, allowed_networks: Sequence[IPNetwork]) -> None:
         self.allowed_networks = tuple(allowed_networks)
@@ -139,7 +188,8 @@ class GuardedBackend(httpcore.SyncBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         addresses = resolve_allowed(host, port, self.allowed_networks)
-        return super().connect_tcp(addresses[0], port, timeout, local_address, socket_options)
+        stream = super().connect_tcp(addresses[0], port, _time_left(timeout), local_address, socket_options)
+        return _DeadlineStream(stream)
 
 
 @dataclass(frozen=True)
@@ -240,6 +290,24 @@ def fetch(
         headers["If-Modified-Since"] = last_modified
     if accept:
         headers["Accept"] = ", ".join(accept) + ", */*;q=0.1"
+    previous = getattr(_deadline, "value", None)
+    _deadline.value = deadline
+    try:
+        return _follow(client, url, policy, headers, accept, deadline, started, check_addresses)
+    finally:
+        _deadline.value = previous
+
+
+def _follow(
+    client: httpx.Client,
+    url: str,
+    policy: FetchPolicy,
+    headers: dict[str, str],
+    accept: Sequence[str] | None,
+    deadline: float,
+    started: float,
+    check_addresses: bool,
+) -> FetchResult:
     current = url
     seen: list[str] = []
     while True:
@@ -301,7 +369,14 @@ def _fetch_one(
                 raise ResponseTooLarge(f"declared {declared} bytes > {policy.max_bytes}", url=url)
             chunks: list[bytes] = []
             size = 0
-            for chunk in response.iter_bytes():  # decoded, so the cap counts decompressed bytes
+            if response.is_stream_consumed:  # built from bytes (mock transports): httpx decoded it already
+                body = response.content
+                raw: Iterable[bytes] = (body[i : i + DECODE_STEP] for i in range(0, len(body), DECODE_STEP))
+                decoders: list[_Inflater] = []
+            else:
+                raw = response.iter_raw()
+                decoders = _decoders(response.headers.get("content-encoding", ""), url)
+            for chunk in _decode(raw, decoders):  # the cap counts decompressed bytes
                 size += len(chunk)
                 if size > policy.max_bytes:
                     raise ResponseTooLarge(f"body over {policy.max_bytes} bytes", url=url)
@@ -315,7 +390,78 @@ def _fetch_one(
         raise FetchTimeout(f"{type(exc).__name__}: {exc}", url=url) from None
     except httpx.TooManyRedirects as exc:
         raise TooManyRedirects(str(exc), url=url) from None
-    except httpx.DecodingError as exc:
+    except (httpx.DecodingError, zlib.error) as exc:
         raise ConnectError(f"undecodable body: {exc}", url=url) from None
     except (httpx.TransportError, httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
         raise ConnectError(f"{type(exc).__name__}: {exc}", url=url) from None
+
+
+DECODE_STEP = 64 * 1024
+MAX_ENCODINGS = 3
+
+
+class _Inflater:
+    """zlib decompression that never returns more than ``DECODE_STEP`` bytes from one call."""
+
+    def __init__(self, wbits: int, *, raw_fallback: bool = False) -> None:
+        self._obj = zlib.decompressobj(wbits)
+        self._raw_fallback = raw_fallback  # "deflate" is sometimes sent without its zlib header
+        self._started = False
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        while True:
+            try:
+                out = self._obj.decompress(data, DECODE_STEP)
+            except zlib.error:
+                if not (self._raw_fallback and not self._started):
+                    raise
+                self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
+                self._raw_fallback = False
+                continue
+            self._started = True
+            data = self._obj.unconsumed_tail
+            if out:
+                yield out
+            if not data and len(out) < DECODE_STEP:
+                return
+
+    def flush(self) -> Iterator[bytes]:
+        yield from self.feed(b"")
+        tail = self._obj.flush()
+        if tail:
+            yield tail
+
+
+def _decoders(content_encoding: str, url: str) -> list[_Inflater]:
+    """Decoders for a ``Content-Encoding`` list, in the order they must run (last applied, first undone)."""
+    codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
+    codings = [c for c in codings if c != "identity"]
+    if len(codings) > MAX_ENCODINGS:
+        raise UnsupportedContentType(f"{len(codings)} nested content encodings", url=url)
+    decoders = []
+    for coding in reversed(codings):
+        if coding in ("gzip", "x-gzip"):
+            decoders.append(_Inflater(zlib.MAX_WBITS | 16))
+        elif coding == "deflate":
+            decoders.append(_Inflater(zlib.MAX_WBITS, raw_fallback=True))
+        else:
+            raise UnsupportedContentType(f"content encoding {coding}", url=url)
+    return decoders
+
+
+def _decode(chunks: Iterable[bytes], decoders: Sequence[_Inflater]) -> Iterator[bytes]:
+    """Decoded body in pieces of at most ``DECODE_STEP`` bytes, however large the compression ratio."""
+
+    def push(stage: int, data: bytes) -> Iterator[bytes]:
+        if stage == len(decoders):
+            yield data
+            return
+        for out in decoders[stage].feed(data):
+            yield from push(stage + 1, out)
+
+    for chunk in chunks:
+        if chunk:
+            yield from push(0, chunk)
+    for stage, decoder in enumerate(decoders):
+        for out in decoder.flush():
+            yield from push(stage + 1, out)

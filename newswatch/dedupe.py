@@ -1,86 +1,132 @@
 """One story per event: near-duplicate articles (wire copies, syndicated rewrites) share a story id.
 
-Exact duplicates already collapse on the canonical URL (the document id). Near-duplicates are found with a
-64-bit SimHash of word shingles. Elasticsearch finds candidates without scripts: the hash is split into
-``BANDS`` bands stored as keywords, and two hashes within ``MAX_DISTANCE`` bits share at least one band
-(pigeonhole), so one ``terms`` query returns every possible match; the exact Hamming distance is checked
-here. A new article joins the story of its nearest earlier match, else starts its own (story id = its own
-id), so story ids are stable across re-runs.
+Exact duplicates already collapse on the canonical URL (the document id). Near-duplicates are found with
+MinHash over word bigrams: the share of equal signature slots estimates the Jaccard similarity of the two
+texts' bigram sets. A wire copy with a copyright line added keeps ~0.9 of its bigrams, a rewrite with one
+word in ten changed ~0.7, and two different reports on the same topic share well under 0.2, so articles
+join when the estimate reaches ``THRESHOLD`` (0.5).
+
+The signature is one-permutation MinHash (each bigram hashed once; the hash picks one of ``SLOTS`` slots
+and competes for its minimum; empty slots borrow from the next filled one, "densification"), which costs
+one hash per bigram instead of one per bigram and slot. Elasticsearch finds candidates without scripts
+(LSH banding): the signature is cut into ``BANDS`` bands of ``ROWS`` slots, each band stored as a keyword
+in ``minhash_bands``; two texts of similarity *s* share a band with probability 1 - (1 - s**ROWS)**BANDS
+(0.9999 at s = 0.5, 0.27 at s = 0.1). The candidates, ranked by shared bands, are then verified here on the
+full signature (``minhash``, stored but not indexed). A new article joins the story of its most similar
+earlier match, else starts its own (story id = its own id): since articles are processed oldest first and
+indexed articles keep their story id, the story id is the id of the earliest article and is stable across
+re-runs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
 from elasticsearch import Elasticsearch
 
-BANDS = 4
-BAND_BITS = 64 // BANDS
-MAX_DISTANCE = 3
-SHINGLE = 3
+SHINGLE = 2  # words per shingle
+SLOTS = 64
+ROWS = 2
+BANDS = SLOTS // ROWS
+THRESHOLD = 0.5
+CANDIDATES = 50  # nearest candidates fetched from Elasticsearch per article
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+_EMPTY = 1 << 32
+_STEP = 0x9E3779B1  # offset of a borrowed value per slot skipped, so borrowed values differ from real ones
 
 
-def simhash(text: str) -> int:
-    """64-bit SimHash over word 3-shingles of ``text`` (lower-cased)."""
+def shingles(text: str) -> set[str]:
+    """Word bigrams of ``text`` (lower-cased); a one-word text is its own shingle."""
     words = _WORD.findall(text.lower())
     if len(words) < SHINGLE:
-        words = words + [""] * (SHINGLE - len(words))
-    weights = [0] * 64
-    for i in range(len(words) - SHINGLE + 1):
-        h = int.from_bytes(hashlib.blake2b(" ".join(words[i : i + SHINGLE]).encode(), digest_size=8).digest(), "big")
-        for bit in range(64):
-            weights[bit] += 1 if (h >> bit) & 1 else -1
-    return sum(1 << bit for bit in range(64) if weights[bit] > 0)
+        return {" ".join(words)} if words else set()
+    return {" ".join(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)}
 
 
-def hamming(a: int, b: int) -> int:
-    return (a ^ b).bit_count()
+def signature(text: str) -> list[int]:
+    """``SLOTS`` 32-bit MinHash values of ``text``; empty for a text without words."""
+    slots = [_EMPTY] * SLOTS
+    for sh in shingles(text):
+        h = int.from_bytes(hashlib.blake2b(sh.encode(), digest_size=8).digest(), "big")
+        slot, value = h & (SLOTS - 1), h >> (64 - 32)
+        if value < slots[slot]:
+            slots[slot] = value
+    if all(v == _EMPTY for v in slots):
+        return []
+    filled = list(slots)
+    for i in range(SLOTS):  # densify: an empty slot takes the next filled slot's value, shifted by the distance
+        if filled[i] == _EMPTY:
+            t = 1
+            while filled[(i + t) % SLOTS] == _EMPTY:
+                t += 1
+            slots[i] = (filled[(i + t) % SLOTS] + t * _STEP) & 0xFFFFFFFF
+    return slots
 
 
-def bands(value: int) -> list[str]:
-    mask = (1 << BAND_BITS) - 1
-    return [f"{i}:{(value >> (i * BAND_BITS)) & mask:0{BAND_BITS // 4}x}" for i in range(BANDS)]
+def similarity(a: Sequence[int], b: Sequence[int]) -> float:
+    """Estimated Jaccard similarity of two signatures (0 when either is empty)."""
+    if not a or not b or len(a) != len(b):
+        return 0.0
+    return sum(x == y for x, y in zip(a, b, strict=True)) / len(a)
+
+
+def encode(sig: Sequence[int]) -> str:
+    return "".join(f"{v:08x}" for v in sig)
+
+
+def decode(value: str | None) -> list[int]:
+    if not value:
+        return []
+    return [int(value[i : i + 8], 16) for i in range(0, len(value), 8)]
+
+
+def bands(sig: Sequence[int]) -> list[str]:
+    """LSH band keys: band number and its ``ROWS`` values."""
+    if not sig:
+        return []
+    return [f"{b:02d}" + "".join(f"{v:08x}" for v in sig[b * ROWS : (b + 1) * ROWS]) for b in range(BANDS)]
 
 
 def fingerprint(text: str) -> dict[str, Any]:
     """Fields stored on the article document for story clustering."""
-    value = simhash(text)
-    return {"simhash": f"{value:016x}", "simhash_bands": bands(value)}
+    sig = signature(text)
+    return {"minhash": encode(sig), "minhash_bands": bands(sig)}
 
 
 def assign_stories(es: Elasticsearch | None, index: str, articles: Sequence[dict[str, Any]]) -> int:
-    """Set ``story_id`` on each article (which must carry ``id``, ``simhash``, ``simhash_bands``).
+    """Set ``story_id`` on each article (which must carry ``id``, ``minhash``, ``minhash_bands``).
 
     Articles are matched against the index and against earlier articles of the same batch (ordered by
-    publication date). Returns how many joined an existing story.
+    publication date, then id). Returns how many joined an existing story.
     """
     joined = 0
     ordered = sorted(articles, key=lambda a: (a.get("published") or "9999", a["id"]))
     seen: list[dict[str, Any]] = []
+    by_band: dict[str, list[int]] = defaultdict(list)
     for art in ordered:
-        value = int(art["simhash"], 16)
-        best: tuple[int, str, str] | None = None  # (distance, published, story_id)
-        candidates: list[dict[str, Any]] = [
-            s for s in seen if set(s["simhash_bands"]) & set(art["simhash_bands"])
-        ]
-        if es is not None:
+        sig = decode(art.get("minhash"))
+        art_bands = list(art.get("minhash_bands") or [])
+        candidates = [seen[i] for i in sorted({i for b in art_bands for i in by_band.get(b, ())})]
+        if es is not None and art_bands:
             resp = es.search(
                 index=index,
-                size=20,
-                query={"bool": {"filter": [{"terms": {"simhash_bands": art["simhash_bands"]}}],
+                size=CANDIDATES,
+                query={"bool": {"should": [{"term": {"minhash_bands": b}} for b in art_bands],
+                                "minimum_should_match": 1,
                                 "must_not": [{"ids": {"values": [art["id"]]}}]}},
-                source=["simhash", "story_id", "published", "id"],
+                source_includes=["minhash", "story_id", "published", "id"],
             )
             candidates += [h["_source"] for h in resp["hits"]["hits"]]
+        best: tuple[float, str, str] | None = None  # (-similarity, published, story_id)
         for cand in candidates:
-            dist = hamming(value, int(cand["simhash"], 16))
-            if dist <= MAX_DISTANCE:
-                key = (dist, cand.get("published") or "", cand.get("story_id") or cand["id"])
+            sim = similarity(sig, decode(cand.get("minhash")))
+            if sim >= THRESHOLD:
+                key = (-sim, str(cand.get("published") or ""), cand.get("story_id") or cand["id"])
                 if best is None or key < best:
                     best = key
         if best is not None:
@@ -88,5 +134,7 @@ def assign_stories(es: Elasticsearch | None, index: str, articles: Sequence[dict
             joined += 1
         else:
             art["story_id"] = art["id"]
+        for b in art_bands:
+            by_band[b].append(len(seen))
         seen.append(art)
     return joined
