@@ -274,6 +274,27 @@ def timeline(query: str | None, since: str | None, until: str | None, interval: 
 
 
 @main.command()
+@click.argument("query", required=False)
+@click.option("--level", "levels", multiple=True, type=click.Choice(["core", "related", "none"]))
+@click.option("--size", default=20, show_default=True, help="How many stories to list.")
+@click.option("--json", "as_json", is_flag=True)
+def stories(query: str | None, levels: tuple[str, ...], size: int, as_json: bool) -> None:
+    """Stories (near-duplicate articles clustered), newest first, with the outlets that ran each."""
+    from newswatch.search import list_stories
+
+    settings = _settings()
+    rows = list_stories(_es(settings), settings, query, levels=list(levels) or None, size=size)
+    if as_json:
+        for r in rows:
+            _emit(r, True)
+        return
+    for r in rows:
+        lv = "/".join(sorted(r["levels"]))
+        click.echo(f"{(r['first_seen'] or '')[:10]}  [{lv}] {r['title']}  ({r['articles']} articles)")
+        click.echo(f"      outlets: {', '.join(r['outlets'])}")
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--size", default=1000, show_default=True, help="Articles with claims to read at most.")
 def claims(as_json: bool, size: int) -> None:

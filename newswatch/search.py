@@ -77,3 +77,32 @@ def timeline(es: Elasticsearch, settings: Settings, query: str | None, *, interv
     articles = [dict(h["_source"], relevance=h["_score"]) for h in resp["hits"]["hits"]]
     return {"query": query, "interval": interval, "total": resp["hits"]["total"]["value"],
             "stories": resp["aggregations"]["stories"]["value"], "buckets": buckets, "articles": articles}
+
+
+def list_stories(es: Elasticsearch, settings: Settings, query: str | None = None, *,
+                 levels: list[str] | None = None, size: int = 20) -> list[dict[str, Any]]:
+    """Stories (clusters of near-duplicate articles), newest first, each with its outlets and first article."""
+    resp = es.search(
+        index=index.index_name(settings, "articles"), size=0,
+        query=build_query(query, levels=levels),
+        aggs={"stories": {
+            "terms": {"field": "story_id", "size": size, "order": {"last": "desc"}},
+            "aggs": {
+                "last": {"max": {"field": "published"}},
+                "first": {"min": {"field": "published"}},
+                "outlets": {"terms": {"field": "source", "size": 50}},
+                "levels": {"terms": {"field": "level", "size": 3}},
+                "lead": {"top_hits": {"size": 1, "sort": [{"published": "asc"}],
+                                      "_source": {"includes": ["title", "url", "source"]}}},
+            },
+        }},
+    )
+    out = []
+    for b in resp["aggregations"]["stories"]["buckets"]:
+        lead = b["lead"]["hits"]["hits"][0]["_source"]
+        out.append({"story_id": b["key"], "articles": b["doc_count"],
+                    "first_seen": b["first"].get("value_as_string"), "last_seen": b["last"].get("value_as_string"),
+                    "outlets": [o["key"] for o in b["outlets"]["buckets"]],
+                    "levels": {lv["key"]: lv["doc_count"] for lv in b["levels"]["buckets"]},
+                    "title": lead.get("title"), "url": lead.get("url")})
+    return out

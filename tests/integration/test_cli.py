@@ -29,7 +29,7 @@ def test_ingest_dry_run_json_contract_writes_nothing(settings_factory, demo_site
     env = env_for(settings, tmp_path, feeds)
     result = CliRunner().invoke(main, ["ingest", "--feeds", str(feeds), "--dry-run", "--json"], env=env)
     assert result.exit_code == 0, result.output
-    lines = [json.loads(x) for x in result.output.splitlines()]
+    lines = [json.loads(x) for x in result.stdout.splitlines()]
     feed_lines = [x for x in lines if x["kind"] == "feed"]
     art_lines = [x for x in lines if x["kind"] == "article"]
     for x in feed_lines:
@@ -58,32 +58,38 @@ def test_poll_fetch_index_timeline_claims_feeds_status(settings_factory, demo_si
     runner = CliRunner()
     polled = runner.invoke(main, ["poll", "--batch", "b1", "--json"], env=env)
     assert polled.exit_code == 0, polled.output
-    assert json.loads(polled.output)["new_entries"] == len(expected_articles())
+    assert json.loads(polled.stdout)["new_entries"] == len(expected_articles())
     fetched = runner.invoke(main, ["fetch", "--batch", "b1", "--json"], env=env)
-    assert json.loads(fetched.output)["articles"] == len(expected_articles())
+    assert json.loads(fetched.stdout)["articles"] == len(expected_articles())
     indexed = runner.invoke(main, ["index", "--batch", "b1", "--json"], env=env)
-    assert json.loads(indexed.output)["indexed"] == len(expected_articles())
+    assert json.loads(indexed.stdout)["indexed"] == len(expected_articles())
 
     tl = runner.invoke(main, ["timeline", "Kursk", "--interval", "month", "--json"], env=env)
-    data = json.loads(tl.output)
+    data = json.loads(tl.stdout)
     assert data["total"] > 0 and len([b for b in data["buckets"] if b["count"]]) >= 3
     human = runner.invoke(main, ["timeline", "Kursk"], env=env)
     assert "█" in human.output and "Top articles" in human.output
 
     claims = runner.invoke(main, ["claims", "--json"], env=env)
-    rows = [json.loads(x) for x in claims.output.splitlines()]
+    rows = [json.loads(x) for x in claims.stdout.splitlines()]
     assert any(r["count"] in (10000, 11000, 12000) for r in rows)
     assert all(r["count"] < 100000 for r in rows)
 
     status = runner.invoke(main, ["feeds", "status", "--json"], env=env)
-    health = [json.loads(x) for x in status.output.splitlines()]
+    health = [json.loads(x) for x in status.stdout.splitlines()]
     assert len(health) == feeds.read_text().count("- url:")
     assert all(h["last_status"] == "ok" and h["consecutive_failures"] == 0 for h in health)
     assert sum(h["articles_ok"] for h in health) == len(expected_articles())
 
     found = runner.invoke(main, ["feeds", "discover", f"{demo_site}/herald/", "--json"], env=env)
     assert any(json.loads(x)["url"].endswith(".rss") or json.loads(x)["url"].endswith(".xml")
-               for x in found.output.splitlines())
+               for x in found.stdout.splitlines())
+
+    stories = [json.loads(x) for x in runner.invoke(main, ["stories", "--size", "100", "--json"], env=env).stdout.splitlines()]
+    keys = {e["story"] for e in expected_articles()}
+    assert len(stories) == len(keys)
+    wire = [s for s in stories if s["articles"] == 2]
+    assert len(wire) == 1 and len(wire[0]["outlets"]) == 2
 
     search = runner.invoke(main, ["search", "North Korean troops", "--level", "core", "--json"], env=env)
-    assert all(json.loads(x)["level"] == "core" for x in search.output.splitlines())
+    assert all(json.loads(x)["level"] == "core" for x in search.stdout.splitlines())

@@ -22,7 +22,7 @@ def test_tag_contract() -> None:
     stdin = "\n".join(json.dumps(i, ensure_ascii=False) for i in ITEMS) + "\n\n"
     result = CliRunner().invoke(main, ["tag"], input=stdin)
     assert result.exit_code == 0, result.output
-    lines = [json.loads(x) for x in result.output.splitlines()]
+    lines = [json.loads(x) for x in result.stdout.splitlines()]
     assert [x["id"] for x in lines] == ["a", "b", "c", "d"]
     assert [x["level"] for x in lines] == ["core", "core", "none", "related"]
     for x in lines:
@@ -32,6 +32,6 @@ def test_tag_contract() -> None:
 
 def test_bad_json_line_is_reported_and_the_rest_tagged() -> None:
     result = CliRunner().invoke(main, ["tag"], input='{"id": "x", "title": "t", "text": "hello"}\nnot json\n')
-    lines = [json.loads(x) for x in result.output.splitlines()]
+    lines = [json.loads(x) for x in result.stdout.splitlines()]
     assert lines[0]["id"] == "x" and lines[0]["level"] == "none"
     assert "invalid JSON" in lines[1]["error"]
