@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
-from elasticsearch import Elasticsearch, NotFoundError, helpers
+from elasticsearch import BadRequestError, Elasticsearch, NotFoundError, helpers
 
 from newswatch.errors import IndexingError
 from newswatch.settings import Settings
@@ -74,6 +74,12 @@ def ensure_indices(es: Elasticsearch, settings: Settings) -> list[str]:
             except Exception as exc:  # another worker created it first
                 if "resource_already_exists" not in str(exc):
                     raise
+        else:
+            # new fields of a newer release are added in place; a changed type needs a reindex
+            try:
+                es.indices.put_mapping(index=name, properties=body["mappings"]["properties"])
+            except BadRequestError as exc:
+                log.warning("mapping of %s differs from the template and needs a reindex: %s", name, exc)
     es.cluster.health(index=[index_name(settings, k) for k in KINDS], wait_for_status="yellow", timeout="30s")
     return created
 
