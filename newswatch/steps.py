@@ -75,7 +75,9 @@ def _iso(dt: datetime | None) -> str | None:
 
 
 def shard_of(url: str, shards: int) -> int:
-    return int(hashlib.sha1(url.encode()).hexdigest()[:8], 16) % max(shards, 1)
+    """The shard of a feed: a hash of its host, so one task owns each host and per-host politeness holds."""
+    host = urlsplit(url).netloc.lower()
+    return int(hashlib.sha1(host.encode()).hexdigest()[:8], 16) % max(shards, 1)
 
 
 # --------------------------------------------------------------------------------------------- polling

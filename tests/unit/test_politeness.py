@@ -56,3 +56,12 @@ def test_adaptive_interval_follows_the_rate_of_new_items() -> None:
     slow = _next_interval(feed, {"items_per_day": 4}, 0, failed=False)
     quiet = _next_interval(feed, {"items_per_day": 0.1}, 0, failed=False)
     assert busy == 5 and slow == 360 and quiet == 720
+
+
+def test_feeds_of_one_host_share_a_shard() -> None:
+    from newswatch.steps import shard_of
+
+    urls = [f"https://news.example/feeds/{i}.rss" for i in range(20)]
+    assert len({shard_of(u, 4) for u in urls}) == 1
+    hosts = [f"https://site{i}.example/rss" for i in range(40)]
+    assert len({shard_of(u, 4) for u in hosts}) == 4
