@@ -58,35 +58,37 @@ class RecipientsFile(_Strict):
     recipients: list[Recipient]
 
 
-def _load_yaml(path: Path) -> Any:
+def load_yaml(path: Path, *, error: type[ConfigError] = ConfigError) -> Any:
+    """Parse a YAML file, raising ``error`` (a ConfigError) that names the file."""
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
+        raise error(f"{path}: file not found") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+        raise error(f"{path}: invalid YAML: {exc}") from None
 
 
-def _validate(model: type[_Strict], data: Any, path: Path) -> Any:
+def validate(model: type[BaseModel], data: Any, path: Path, *, error: type[ConfigError] = ConfigError) -> Any:
+    """Validate ``data`` against ``model``; the error names the file and every bad key path."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"{path}: {problems}") from None
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in exc.errors())
+        raise error(f"{path}: {problems}") from None
 
 
 def load_feeds(path: Path, *, base_url: str | None = None) -> list[FeedConfig]:
     """Feeds in ``path``; ``{base_url}`` in a URL is replaced (the demo feeds use it for their port)."""
-    data = _load_yaml(path)
+    data = load_yaml(path)
     if base_url and isinstance(data, dict):
         for item in data.get("feeds", []) or []:
             if isinstance(item, dict) and isinstance(item.get("url"), str):
                 item["url"] = item["url"].replace("{base_url}", base_url.rstrip("/"))
-    feeds: FeedsFile = _validate(FeedsFile, data, path)
+    feeds: FeedsFile = validate(FeedsFile, data, path)
     return [f for f in feeds.feeds if f.enabled]
 
 
 def load_recipients(path: Path) -> list[Recipient]:
-    data = _load_yaml(path)
-    recipients: RecipientsFile = _validate(RecipientsFile, data, path)
+    data = load_yaml(path)
+    recipients: RecipientsFile = validate(RecipientsFile, data, path)
     return recipients.recipients

@@ -36,9 +36,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from newswatch.config import load_yaml, validate
 from newswatch.errors import ConfigError
 from newswatch.tagging.matcher import Pattern, TermIndex, compile_pattern
 
@@ -311,21 +311,11 @@ def load_topic(name: str | Path, config_dir: Path | str | None = None) -> Topic:
 
 
 def _read_yaml(path: Path) -> Any:
-    try:
-        with path.open(encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
-    except yaml.YAMLError as exc:
-        raise TopicConfigError(f"{path}: invalid YAML: {exc}") from exc
+    return load_yaml(path, error=TopicConfigError)
 
 
 def _validate(model: type[_Strict], raw: Any, path: Path) -> Any:
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
-        )
-        raise TopicConfigError(f"{path}: {problems}") from exc
+    return validate(model, raw, path, error=TopicConfigError)
 
 
 def _compile(config: TopicConfig, path: Path, gazetteer: GazetteerConfig | None) -> Topic:
