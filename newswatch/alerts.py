@@ -50,7 +50,9 @@ def find_new_stories(es: Elasticsearch, settings: Settings, topic: str, levels: 
     """
     art_index = index.index_name(settings, "articles")
     stories: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    query = {"bool": {"filter": [{"term": {"topic": topic}}, {"terms": {"level": list(levels)}}]}}
+    # Only recent articles can make a story new: keeps each run's scan small however long the history grows.
+    recent = {"range": {"indexed_at": {"gte": f"now-{settings.alert_lookback_days}d"}}}
+    query = {"bool": {"filter": [{"term": {"topic": topic}}, {"terms": {"level": list(levels)}}, recent]}}
     fields = ["id", "url", "title", "source", "published", "level", "score", "reasons", "evidence",
               "matched_terms", "claims", "entity_names", "story_id"]
     for hit in helpers.scan(es, index=art_index, query={"query": query}, _source=fields, size=500):

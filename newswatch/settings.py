@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     )
     allowed_networks: str = Field("", description="CIDRs the SSRF guard allows, comma-separated")
     alert_min_level: str = Field("core", description="Lowest tag level that triggers an alert")
+    alert_lookback_days: int = Field(7, description="Only articles indexed this recently can trigger alerts")
     demo_port: int = Field(8765, description="Port of the sample news site")
     airflow_port: int = Field(8080, description="Port of the Airflow UI")
     es: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)  # type: ignore[arg-type]
