@@ -453,7 +453,13 @@ def index_articles(
     records = []
     now = _now().isoformat()
     for art in articles:
-        tag_record(topic, art)
+        try:
+            tag_record(topic, art)
+        except Exception as exc:  # one bad article must not block the batch: index it untagged, say why
+            log.exception("tagging article %s failed", art.get("id"))
+            art.update(topic=topic.name, level="none", score=0.0, matches=[], matched_terms=[], concepts=[],
+                       evidence=[], reasons=[f"tagging failed: {classify(exc)}"], entities=[], entity_names=[],
+                       claims=[], claim_max=None)
         art.update(dedupe.fingerprint(art.get("text") or ""))
         art["indexed_at"] = now
         records.append(art)
