@@ -60,6 +60,7 @@ class FetchSettings(BaseModel):
     min_host_gap: float = Field(1.0, description="Minimum seconds between request starts to one host")
     respect_robots: bool = Field(True, description="Obey robots.txt for article pages")
     max_articles_per_feed: int = Field(50, description="New articles fetched per feed per poll")
+    byline_search: bool = Field(False, description="Search page text for an author when meta tags name none")
 
 
 class Settings(BaseSettings):
