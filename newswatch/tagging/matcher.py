@@ -266,18 +266,24 @@ def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
     return spans
 
 
-def _terminator_runs(text: str) -> list[tuple[int, int]]:
-    """Spans ``(start, end)`` of the maximal runs of sentence-ending characters ("." "?!" "...\n")."""
+def char_positions(text: str, chars: str) -> list[int]:
+    """Sorted positions in ``text`` of any of ``chars``; ``str.find`` per char is far faster than a regex."""
     found: list[int] = []
     find = text.find
-    for ch in _TERMINATORS:
+    for ch in chars:
         i = find(ch)
         while i >= 0:
             found.append(i)
             i = find(ch, i + 1)
+    found.sort()
+    return found
+
+
+def _terminator_runs(text: str) -> list[tuple[int, int]]:
+    """Spans ``(start, end)`` of the maximal runs of sentence-ending characters ("." "?!" "...\n")."""
+    found = char_positions(text, _TERMINATORS)
     if not found:
         return []
-    found.sort()
     runs: list[tuple[int, int]] = []
     start = prev = found[0]
     for i in found[1:]:
