@@ -4,11 +4,12 @@
 Every 10 minutes, for each shard of `config/feeds.yaml` (dynamic task mapping over a handful of shards,
 never one task per feed or per article):
 
-1. **poll_shard** — conditional GET of each due feed, body-hash check, feedparser on the bytes; feed
+1. **poll_shard** (mapped) — conditional GET of each due feed, body-hash check, feedparser on the bytes; feed
    health and validators are stored in Elasticsearch; new entries are staged.
-2. **fetch_shard** — fetch the new pages (SSRF guard, size and time caps, robots.txt) and extract them with
+2. **fetch_shard** (mapped) — fetch the new pages (SSRF guard, size and time caps, robots.txt) and extract them with
    trafilatura; raw HTML is kept for re-extraction.
-3. **index_shard** — tag the topic, cluster near-duplicates into stories, bulk-index into Elasticsearch.
+3. **index_batches** — tag the topic, cluster near-duplicates into stories, bulk-index into Elasticsearch;
+   one task over every shard's batch, so clustering sees all of the run's articles.
 4. **summarize** — run totals, error classes and the per-feed health table (last success, consecutive
    failures, last error class, items/day, extraction ok/failed), in its log and its XCom.
 5. **publish** — emits the `newswatch_articles` Asset when anything was indexed, which schedules
@@ -80,16 +81,18 @@ def newswatch_poll():
         return jobs.fetch_batch(polled["batch"], staging=_staging())
 
     @task
-    def index_shard(fetched: dict) -> dict:
+    def index_batches(fetched: list) -> dict:
+        # One task for all shards: story clustering must see every article of the run, or two copies of a
+        # wire story fetched by different shards would start two stories (and two alerts).
         from newswatch import jobs
 
-        return jobs.index_batch(fetched["batch"], staging=_staging())
+        return jobs.index_batches([f["batch"] for f in fetched], staging=_staging())
 
     @task
-    def summarize(polled: list, fetched: list, indexed: list) -> dict:
+    def summarize(polled: list, fetched: list, indexed: dict) -> dict:
         from newswatch import jobs
 
-        return jobs.summarize_run(list(polled), list(fetched), list(indexed))
+        return jobs.summarize_run(list(polled), list(fetched), [indexed])
 
     @task(outlets=[ARTICLES])
     def publish(totals: dict) -> int:
@@ -101,7 +104,7 @@ def newswatch_poll():
 
     polled = poll_shard.expand(shard=shards())
     fetched = fetch_shard.expand(polled=polled)
-    indexed = index_shard.expand(fetched=fetched)
+    indexed = index_batches(fetched)
     publish(summarize(polled, fetched, indexed))
 
 

@@ -13,7 +13,7 @@ import logging
 import smtplib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
@@ -61,8 +61,8 @@ def find_new_stories(es: Elasticsearch, settings: Settings, topic: str, levels: 
     if not stories:
         return []
     alert_index = index.index_name(settings, "alerts")
-    resp = es.mget(index=alert_index, ids=[alert_id(topic, s) for s in stories], source=["status"])
-    done = {d["_id"] for d in resp["docs"] if d.get("found") and d["_source"].get("status") != "failed"}
+    resp = es.mget(index=alert_index, ids=[alert_id(topic, s) for s in stories], source=["status", "claimed_at"])
+    done = {d["_id"] for d in resp["docs"] if d.get("found") and not _retryable(d["_source"])}
     out = []
     for story_id, arts in stories.items():
         if alert_id(topic, story_id) in done:
@@ -122,10 +122,16 @@ def smtp_connect(settings: Settings) -> smtplib.SMTP:
     return conn
 
 
-@retry(retry=retry_if_exception_type((smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError)),
+@retry(retry=retry_if_exception_type((smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected, ConnectionError,
+                                       TimeoutError)),
        stop=stop_after_attempt(3), wait=wait_exponential(multiplier=0.5, max=5), reraise=True)
+def _connect(smtp_factory: Callable[[], smtplib.SMTP]) -> smtplib.SMTP:
+    """Connecting is retried; sending is not (a retry after DATA could deliver the email twice)."""
+    return smtp_factory()
+
+
 def _send(smtp_factory: Callable[[], smtplib.SMTP], msg: Message) -> None:
-    conn = smtp_factory()
+    conn = _connect(smtp_factory)
     try:
         conn.send_message(msg)
     finally:
@@ -181,15 +187,31 @@ def send_alerts(
     return summary
 
 
+STALE_CLAIM = timedelta(minutes=30)
+
+
+def _retryable(alert: dict[str, Any]) -> bool:
+    """A failed send, or a claim left ``pending`` by a worker that died before marking it, is taken again.
+
+    A dead worker may have sent the email already; the fixed Message-ID lets mail clients fold the copy.
+    """
+    if alert.get("status") == "failed":
+        return True
+    claimed = alert.get("claimed_at")
+    return alert.get("status") == "pending" and bool(claimed) and (
+        datetime.now(UTC) - datetime.fromisoformat(str(claimed)) > STALE_CLAIM
+    )
+
+
 def _claim(es: Elasticsearch, alert_index: str, doc_id: str, claim: dict[str, Any]) -> bool:
-    """Create the alert claim; take over a failed one. False when someone else holds it."""
+    """Create the alert claim; take over a failed or stale one. False when someone else holds it."""
     try:
         es.create(index=alert_index, id=doc_id, document=claim, refresh=True)
         return True
     except ConflictError:
         pass
     current = es.get(index=alert_index, id=doc_id)
-    if current["_source"].get("status") != "failed":
+    if not _retryable(current["_source"]):
         return False
     try:
         es.index(index=alert_index, id=doc_id, document=claim, if_seq_no=current["_seq_no"],

@@ -168,7 +168,7 @@ def index_cmd(batches: tuple[str, ...], file_: Any, as_json: bool) -> None:
     else:
         root = staging.staging_root(settings.staging)
         if not batches:
-            folders = sorted(Path(settings.staging).glob("*/articles.jsonl"), key=lambda p: p.stat().st_mtime)
+            folders = sorted(root.glob("*/articles.jsonl"), key=lambda p: p.stat().st_mtime)
             if not folders:
                 raise click.ClickException("no staged batch found; run `newswatch poll` and `newswatch fetch` first")
             batches = (folders[-1].parent.name,)

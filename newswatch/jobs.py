@@ -28,10 +28,16 @@ def poll_shard(shard: int, shards: int, batch: str, *, staging: PathLike | None 
     from newswatch.config import load_feeds
 
     settings = Settings()
+    root = _staging(settings, staging)
+    if (root / batch / f"{steps.ENTRIES}.jsonl").exists():
+        # A retried or cleared task: the first attempt already moved the feeds' validators and due times,
+        # so polling again would stage nothing. Its staged entries are the batch.
+        staged = len(steps.entries_of(root, batch))
+        return {"batch": batch, "shard": shard, "reused": True, "new_entries": staged}
     feeds = load_feeds(settings.feeds_path, base_url=f"http://127.0.0.1:{settings.demo_port}")
     with closing(index.make_es(settings)) as es, steps.http_client(settings) as http:
         index.ensure_indices(es, settings)
-        return steps.poll_feeds(settings, es, http, feeds, staging=_staging(settings, staging), batch=batch,
+        return steps.poll_feeds(settings, es, http, feeds, staging=root, batch=batch,
                                 shard=shard, shards=shards, force=force)
 
 
@@ -42,10 +48,10 @@ def fetch_batch(batch: str, *, staging: PathLike | None = None) -> dict[str, Any
         return steps.fetch_articles(settings, es, http, steps.entries_of(root, batch), staging=root, batch=batch)
 
 
-def index_batch(batch: str, *, staging: PathLike | None = None) -> dict[str, Any]:
+def index_batches(batches: list[str], *, staging: PathLike | None = None) -> dict[str, Any]:
     settings = Settings()
     with closing(index.make_es(settings)) as es:
-        return steps.index_batch(settings, es, _staging(settings, staging), [batch])
+        return steps.index_batch(settings, es, _staging(settings, staging), batches)
 
 
 def feed_health() -> list[dict[str, Any]]:

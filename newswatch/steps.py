@@ -24,7 +24,7 @@ import httpx
 from elasticsearch import Elasticsearch
 
 from extractors.article import canonical_url, extract_article
-from extractors.errors import FetchError, NewswatchError, RobotsDisallowed
+from extractors.errors import FetchError, RobotsDisallowed
 from extractors.feeds import parse_feed
 from extractors.fetch import (
     FEED_CONTENT_TYPES,
@@ -479,7 +479,7 @@ def index_articles(
                        evidence=[], reasons=[f"tagging failed: {classify(exc)}"], entities=[], entity_names=[],
                        claims=[], claim_max=None)
         art.update(dedupe.fingerprint(art.get("text") or ""))
-        art["indexed_at"] = now
+        art.setdefault("indexed_at", now)  # reprocessing keeps the original time: no alert flood
         records.append(art)
     existing = {}
     if records:
@@ -521,14 +521,13 @@ def reprocess(settings: Settings, es: Elasticsearch, ids: Sequence[str] | None =
     errors: Counter[str] = Counter()
     for page in index.iter_pages(es, settings, ids):
         try:
-            art = extract_article(page["html"], url=page.get("fetched_url") or page["url"],
-                                  byline_search=settings.fetch.byline_search)
-        except NewswatchError as exc:
-            errors[exc.error_class] += 1
+            art = extract_article(page["html"], url=page["url"], byline_search=settings.fetch.byline_search)
+        except Exception as exc:  # one bad page never stops a reprocess run
+            errors[classify(exc)] += 1
             continue
         old = index.get_doc(es, art_index, page["id"]) or {}
         redone.append({**{k: v for k, v in old.items() if k in ("feed_url", "fetched_at", "source", "published",
-                                                                   "date_source", "story_id")},
+                                                                   "date_source", "story_id", "indexed_at")},
                        "id": page["id"], "url": old.get("url", art.url), "fetched_url": page.get("fetched_url"),
                        "host": urlsplit(art.url).netloc, "title": art.title or old.get("title", ""),
                        "text": art.text, "description": art.description, "author": art.author,

@@ -92,6 +92,7 @@ def test_pipeline_indexes_tags_alerts_once(settings_factory, demo_site, smtp_sin
     redone = steps.reprocess(settings, es)
     assert redone["indexed"] == len(expected) and redone["created"] == 0
     assert es.count(index=art_index)["count"] == len(expected)
+    assert alerts.send_alerts(settings, es, lambda: alerts.smtp_connect(settings), recipients)["sent"] == 0
 
     # timeline search has shape; full-text search highlights
     tl = timeline(es, settings, "Kursk", interval="month")
