@@ -29,6 +29,7 @@ from newswatch import index
 from newswatch.config import Recipient
 from newswatch.errors import AlertError, classify
 from newswatch.settings import Settings
+from newswatch.tagging import load_topic
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,11 @@ _env = Environment(
 
 def alert_id(topic: str, story_id: str) -> str:
     return f"{topic}:{story_id}"
+
+
+def message_id(topic: str, story_id: str) -> str:
+    """Deterministic Message-ID: a resend after a crash is the same message to mail clients."""
+    return f"<{story_id}.{topic}@newswatch>"
 
 
 def find_new_stories(es: Elasticsearch, settings: Settings, topic: str, levels: Sequence[str]) -> list[dict[str, Any]]:
@@ -103,7 +109,7 @@ def build_message(story: dict[str, Any], recipients: Sequence[str], settings: Se
     msg["From"] = settings.smtp.sender
     msg["To"] = ", ".join(recipients)
     msg["Date"] = formatdate(localtime=False)
-    msg["Message-ID"] = f"<{story['story_id']}.{topic}@newswatch>"
+    msg["Message-ID"] = message_id(topic, story["story_id"])
     msg["X-Newswatch-Story"] = story["story_id"]
     msg["X-Newswatch-Level"] = str(story.get("level"))
     msg.attach(MIMEText(text, "plain", "utf-8"))
@@ -150,8 +156,6 @@ def send_alerts(
     topic_name: str | None = None,
 ) -> dict[str, Any]:
     """Send one email per new story to the recipients who want it. Returns counts and the story ids."""
-    from newswatch.tagging import load_topic
-
     topic = load_topic(topic_name or settings.topic, config_dir=settings.config_dir)
     levels = ["core"] if settings.alert_min_level == "core" else ["core", "related"]
     alert_index = index.index_name(settings, "alerts")
@@ -165,7 +169,7 @@ def send_alerts(
         doc_id = alert_id(topic.name, story["story_id"])
         claim = {"story_id": story["story_id"], "topic": topic.name, "article_id": story["id"],
                  "title": story.get("title"), "url": story["url"], "recipients": to, "status": "pending",
-                 "message_id": f"<{story['story_id']}.{topic.name}@newswatch>",
+                 "message_id": message_id(topic.name, story["story_id"]),
                  "claimed_at": datetime.now(UTC).isoformat()}
         if not _claim(es, alert_index, doc_id, claim):
             summary["skipped"] += 1

@@ -17,14 +17,14 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 from elasticsearch import Elasticsearch
 
 from extractors.article import canonical_url, extract_article
-from extractors.errors import FetchError, RobotsDisallowed
+from extractors.errors import RateLimited, RobotsDisallowed
 from extractors.feeds import parse_feed
 from extractors.fetch import (
     FEED_CONTENT_TYPES,
@@ -41,8 +41,11 @@ from newswatch.config import FeedConfig
 from newswatch.errors import classify
 from newswatch.settings import Settings
 from newswatch.staging import PathLike, read_records, write_records
+from newswatch.tagging import Topic, load_topic, tag_article
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 ENTRIES = "entries"
 ARTICLES = "articles"
@@ -156,8 +159,8 @@ def poll_feed(
         state["last_status"] = "error"
         state["last_error_class"] = report["error_class"]
         state["last_error"] = str(exc)[:500]
-        if isinstance(exc, FetchError) and getattr(exc, "retry_after", None):
-            report["retry_after"] = exc.retry_after  # type: ignore[attr-defined]
+        if isinstance(exc, RateLimited) and exc.retry_after:
+            report["retry_after"] = exc.retry_after
     return state, entries, report
 
 
@@ -292,7 +295,7 @@ class _HostLimiter:
         self._last: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def run(self, url: str, fn: Callable[[], Any]) -> Any:
+    def run(self, url: str, fn: Callable[[], T]) -> T:
         host = urlsplit(url).netloc
         with self._lock:
             sem = self._sems[host]
@@ -376,7 +379,7 @@ def fetch_articles(
     entries = list(entries)
 
     def download(entry: dict[str, Any]) -> FetchResult:
-        return limiter.run(entry["url"], lambda: fetch_page(http, policy, entry, robots))  # type: ignore[no-any-return]
+        return limiter.run(entry["url"], lambda: fetch_page(http, policy, entry, robots))
 
     # Threads only download (I/O, GIL released); extraction (CPU) runs here, one page at a time, while the
     # next pages are still arriving: no GIL contention between extractions, no idle core waiting on I/O.
@@ -437,10 +440,8 @@ def fetch_articles(
 # --------------------------------------------------------------------------------- tagging and indexing
 
 
-def tag_record(topic: Any, art: dict[str, Any]) -> dict[str, Any]:
+def tag_record(topic: Topic, art: dict[str, Any]) -> dict[str, Any]:
     """Add the topic tag, explanation, entities and claims to an article record."""
-    from newswatch.tagging import tag_article
-
     res = tag_article(topic, title=art.get("title") or "", text=art.get("text") or "", lang=art.get("lang"))
     claims = [c.model_dump(mode="json") for c in res.claims]
     art.update(
@@ -464,8 +465,6 @@ def index_articles(
     settings: Settings, es: Elasticsearch, articles: Iterable[dict[str, Any]], *, topic_name: str | None = None
 ) -> dict[str, Any]:
     """Tag, fingerprint, cluster into stories and bulk-write articles. Returns counts per level."""
-    from newswatch.tagging import load_topic
-
     topic = load_topic(topic_name or settings.topic, config_dir=settings.config_dir)
     art_index = index.index_name(settings, "articles")
     records = []
