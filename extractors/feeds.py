@@ -16,8 +16,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urljoin
 
 import feedparser
+import lxml.etree
+import lxml.html
 
 from extractors.errors import FeedError, FeedSyntaxError, NotAFeed, UnsafeFeed
 
@@ -161,21 +164,21 @@ def _entry(raw: Any, base_url: str) -> FeedEntry | None:
     )
 
 
-_LINK_RE = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
-_ATTR_RE = re.compile(r"""(\w[\w-]*)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
 FEED_LINK_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/rdf+xml")
 
 
 def discover_feeds(html: str, base_url: str) -> list[dict[str, str]]:
     """Feeds a page advertises with ``<link rel="alternate" type="application/rss+xml" href=...>``."""
-    from urllib.parse import urljoin
-
+    try:
+        doc = lxml.html.fromstring(html, base_url=base_url)
+    except (lxml.etree.ParserError, ValueError):
+        return []
     found: dict[str, dict[str, str]] = {}
-    for tag in _LINK_RE.findall(html):
-        attrs = {m.group(1).lower(): (m.group(2) or m.group(3) or m.group(4) or "") for m in _ATTR_RE.finditer(tag)}
-        rel = attrs.get("rel", "").lower().split()
-        ftype = attrs.get("type", "").lower()
-        if "alternate" in rel and ftype in FEED_LINK_TYPES and attrs.get("href"):
-            url = urljoin(base_url, attrs["href"])
-            found.setdefault(url, {"url": url, "type": ftype, "title": attrs.get("title", "")})
+    for link in doc.iter("link"):
+        rel = (link.get("rel") or "").lower().split()
+        ftype = (link.get("type") or "").lower().strip()
+        href = (link.get("href") or "").strip()
+        if "alternate" in rel and ftype in FEED_LINK_TYPES and href:
+            url = urljoin(base_url, href)
+            found.setdefault(url, {"url": url, "type": ftype, "title": link.get("title") or ""})
     return list(found.values())

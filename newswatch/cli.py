@@ -95,8 +95,11 @@ def ingest(feeds_file: str | None, dry_run: bool, force: bool, as_json: bool) ->
     base = None if dry_run else staging.staging_root(settings.staging)
     batch = None if dry_run else staging.new_batch_id("ingest")
     with steps.http_client(settings) as http:
-        entries: list[dict[str, Any]] = []
-        polled = _poll_collect(settings, es, http, feeds, base, batch, force or dry_run, report, entries)
+        polled, entries = steps.poll_new_entries(settings, es, http, feeds, force=force or dry_run,
+                                                 on_report=report)
+        if base is not None and batch:
+            staging.write_records(base, batch, steps.ENTRIES, entries)
+        polled["batch"] = batch
         fetched = steps.fetch_articles(settings, es, http, entries, staging=base, batch=batch, on_report=report)
     summary: dict[str, Any] = {"poll": polled, "fetch": fetched}
     if es is not None and base is not None and batch:
@@ -106,27 +109,6 @@ def ingest(feeds_file: str | None, dry_run: bool, force: bool, as_json: bool) ->
             click.echo(json.dumps(line, ensure_ascii=False, default=str))
     else:
         _emit(summary, False)
-
-
-def _poll_collect(settings: Settings, es: Any, http: Any, feeds: list[Any], base: Any, batch: str | None,
-                  force: bool, report: Any, into: list[dict[str, Any]]) -> dict[str, Any]:
-    """Poll and collect the new entries in memory too (the dry run stages nothing)."""
-    import tempfile
-
-    from newswatch import staging, steps
-
-    if base is not None and batch:
-        summary = steps.poll_feeds(settings, es, http, feeds, staging=base, batch=batch, force=force,
-                                   on_report=report)
-        into.extend(steps.entries_of(base, batch))
-        return summary
-    with tempfile.TemporaryDirectory() as tmp:
-        root = staging.staging_root(tmp)
-        summary = steps.poll_feeds(settings, es, http, feeds, staging=root, batch="dry", force=force,
-                                   on_report=report)
-        into.extend(steps.entries_of(root, "dry"))
-    summary["batch"] = None
-    return summary
 
 
 @main.command()

@@ -220,6 +220,26 @@ def poll_feeds(
     Returns ``{"batch", "shard", "feeds", "polled", "ok", "not_modified", "errors", "entries",
     "new_entries", "error_classes"}``.
     """
+    summary, entries = poll_new_entries(settings, es, http, feeds, shard=shard, shards=shards, force=force,
+                                        on_report=on_report)
+    summary["batch"] = batch
+    if staging is not None and batch:
+        write_records(staging, batch, ENTRIES, entries)
+    return summary
+
+
+def poll_new_entries(
+    settings: Settings,
+    es: Elasticsearch | None,
+    http: httpx.Client,
+    feeds: Sequence[FeedConfig],
+    *,
+    shard: int = 0,
+    shards: int = 1,
+    force: bool = False,
+    on_report: Callable[[dict[str, Any]], None] | None = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """``poll_feeds`` without the staging: the summary and the new entries, in memory."""
     policy = fetch_policy(settings)
     mine = [f for f in feeds if shard_of(f.url, shards) == shard]
     feed_index = index.index_name(settings, "feeds")
@@ -229,7 +249,7 @@ def poll_feeds(
         resp = es.mget(index=feed_index, ids=[index.doc_id(f.url) for f in mine])
         states = {d["_id"]: d["_source"] for d in resp["docs"] if d.get("found")}
     due = [f for f in mine if force or is_due(states.get(index.doc_id(f.url), {}))]
-    summary: dict[str, Any] = {"batch": batch, "shard": shard, "feeds": len(mine), "polled": len(due), "ok": 0,
+    summary: dict[str, Any] = {"shard": shard, "feeds": len(mine), "polled": len(due), "ok": 0,
                                "not_modified": 0, "errors": 0, "entries": 0, "new_entries": 0}
     errors: Counter[str] = Counter()
     staged: list[dict[str, Any]] = []
@@ -274,12 +294,10 @@ def poll_feeds(
         if on_report:
             on_report(report)
     summary["error_classes"] = dict(errors)
-    if staging is not None and batch:
-        write_records(staging, batch, ENTRIES, staged)
     if es is not None and new_states:
         index.bulk_upsert(es, feed_index, new_states)
     log.info("poll shard %d: %s", shard, summary)
-    return summary
+    return summary, staged
 
 
 # -------------------------------------------------------------------------------------------- fetching
