@@ -4,9 +4,10 @@ The pages of the public article-extraction-benchmark (``../shared/data/article-e
 served on loopback by a minimal server in its own process. Two worker processes (both cores), each with its
 own HTTP client, push every page through ``newswatch.steps.fetch_articles``, the pipeline step itself
 (guarded downloads on its thread pool, extraction in the task thread). The bare baseline, measured in the
-same run with the same two processes, is ``trafilatura.extract`` on the same HTML bytes, no network; a
-second baseline runs trafilatura's ``bare_extraction`` with its full metadata. Passes alternate (bare,
-pipeline, …) and the median of each is reported.
+same run with the same two processes, is ``trafilatura.extract`` on the same HTML bytes, no network. Two
+more reference figures: trafilatura's full-cascade ``bare_extraction`` with its metadata, and our own
+``extract_article`` on the bytes without HTTP (the gap to the pipeline is the cost of fetching). Passes
+alternate (bare, pipeline, …) and the median of each is reported.
 
 Quality: token-level precision and recall of our body against the human ``articleBody`` (tokens are
 whitespace-separated, compared as multisets), averaged over pages; F1 of those averages is the figure the
@@ -88,6 +89,19 @@ def same_work_batch(pages: list[tuple[str, bytes, str]]) -> list[tuple[str, str 
         doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False,
                                           include_tables=False, favor_precision=True)
         out.append((key, doc.text if doc is not None else None, None))  # type: ignore[union-attr]
+    return out
+
+
+def extract_only_batch(pages: list[tuple[str, bytes, str]]) -> list[tuple[str, str | None, str | None]]:
+    """``extract_article`` on the same bytes, no HTTP: what the pipeline pays for fetching is the gap."""
+    from extractors.article import extract_article
+
+    out: list[tuple[str, str | None, str | None]] = []
+    for key, html, url in pages:
+        try:
+            out.append((key, extract_article(html, url=url).text, None))
+        except Exception as exc:
+            out.append((key, None, type(exc).__name__))
     return out
 
 
@@ -180,7 +194,7 @@ def main() -> int:
     bare_items = [(k, pages[k], truth_doc[k].get("url") or f"{base}/{k}.html") for k in keys]
     size = 12  # small tasks keep both workers busy to the end
 
-    pipe_times, bare_times, same_times = [], [], []
+    pipe_times, bare_times, same_times, only_times = [], [], [], []
     pipe_out: list[tuple[str, str | None, str | None]] = []
     bare_out: list[tuple[str, str | None, str | None]] = []
     with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn"), initializer=_init_worker) as pool:
@@ -197,11 +211,15 @@ def main() -> int:
             started = time.perf_counter()
             list(pool.map(same_work_batch, _chunks(bare_items, size)))
             same_times.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            list(pool.map(extract_only_batch, _chunks(bare_items, size)))
+            only_times.append(time.perf_counter() - started)
     server.terminate()
 
     pipe_s, bare_s = statistics.median(pipe_times), statistics.median(bare_times)
     pipe_rate, bare_rate = len(urls) / pipe_s, len(urls) / bare_s
     same_rate = len(urls) / statistics.median(same_times)
+    only_rate = len(urls) / statistics.median(only_times)
     ours = {url.rsplit("/", 1)[1].removesuffix(".html"): text for url, text, _ in pipe_out}
     bare_texts = {k: text for k, text, _ in bare_out}
     errors = Counter(err for _, _, err in pipe_out if err)
@@ -211,6 +229,8 @@ def main() -> int:
         "pipeline_over_bare": round(pipe_rate / bare_rate, 3),
         "bare_with_metadata_pages_per_s": round(same_rate, 2),
         "pipeline_over_bare_with_metadata": round(pipe_rate / same_rate, 3),
+        "extract_article_only_pages_per_s": round(only_rate, 2),
+        "pipeline_over_extract_article_only": round(pipe_rate / only_rate, 3),
         "pipeline_seconds": [round(t, 3) for t in pipe_times], "bare_seconds": [round(t, 3) for t in bare_times],
         "quality_ours": quality(ours, truth), "quality_bare_trafilatura_extract": quality(bare_texts, truth),
         "published_trafilatura_f1": 0.958, "pipeline_errors": dict(errors),
@@ -225,6 +245,8 @@ def main() -> int:
     print(f"ratio pipeline / bare:                   {pipe_rate / bare_rate:6.3f}  (goal >= 0.9)")
     print(f"bare trafilatura, our options + metadata: {same_rate:5.1f} pages/s "
           f"(pipeline / that: {pipe_rate / same_rate:.3f})")
+    print(f"extract_article alone, no HTTP:           {only_rate:5.1f} pages/s "
+          f"(pipeline / that: {pipe_rate / only_rate:.3f}, the cost of fetching)")
     print(f"F1 ours {q['f1']:.3f} (P {q['precision']:.3f} R {q['recall']:.3f}); bare trafilatura.extract "
           f"{qb['f1']:.3f}; published trafilatura 0.958; failures {dict(errors) or 'none'}")
     print(f"results: {args.json}")

@@ -54,3 +54,53 @@ def test_canonical_url(url: str, expected: str) -> None:
 ])
 def test_detect_language(text: str, lang: str) -> None:
     assert detect_language(text) == lang
+
+
+SOUP = """<!doctype html><html lang="en"><head><title>Tram line approved</title></head><body>
+<div class="top"><a href="/">Home</a> <a href="/city">City</a> <a href="/world">World</a> <a href="/sport">Sport</a></div>
+<div class="wrap"><div class="col">
+<div class="hl">Council approves eastern tram extension</div>
+<div class="txt">Councillors voted 41 to 17 on Tuesday night to approve a four-mile extension of the tram network
+to the eastern suburbs, ending more than a decade of argument about how to serve the new estates.</div>
+<div class="txt">The line will branch off at Market Cross and run along Castle Road to the Royal Infirmary, and
+the council estimates the cost at 380 million pounds, half of which it has asked the government to pay.</div>
+<div class="txt">Opposition councillors said the business case relied on optimistic passenger numbers and that an
+electric bus route would have served the area for a fraction of the price, years sooner.</div>
+</div></div><div class="foot"><a href="/about">About us</a> <a href="/privacy">Privacy</a></div></body></html>"""
+
+
+def test_page_without_article_container_gets_the_full_cascade(monkeypatch: pytest.MonkeyPatch) -> None:
+    import trafilatura
+
+    calls: list[bool] = []
+    real = trafilatura.bare_extraction
+
+    def spy(*args: object, **kwargs: object) -> object:
+        calls.append(bool(kwargs.get("fast")))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", spy)
+    art = extract_article(SOUP.encode(), url="https://city.example/tram")
+    assert calls == [True, False]  # the fast path found too little; the full cascade ran
+    assert "380 million pounds" in art.text and "Privacy" not in art.text
+
+    calls.clear()
+    extract_article(PAGE.encode().replace(b"</article>", b"<p>" + b"More detail. " * 40 + b"</p></article>"),
+                    url="https://herald.example/world/troops")
+    assert calls == [True]  # an <article> with enough text: the fast path alone
+
+
+def test_fast_path_gives_the_full_cascade_bodies_on_every_sample_page() -> None:
+    """The fast path may only change speed: on the sample site, every body equals the full cascade's."""
+    import trafilatura
+    from trafilatura.utils import load_html
+
+    from newswatch.demosite.content import load_content
+    from newswatch.demosite.render import render_article
+
+    content, base = load_content(), "http://127.0.0.1:8000"
+    for article in content.articles:
+        html = render_article(content, base, article).body
+        full = trafilatura.bare_extraction(load_html(html), url=base + article.path, with_metadata=False,
+                                           include_comments=False, include_tables=False, favor_precision=True)
+        assert extract_article(html, url=base + article.path).text == full.text.strip(), article.path  # type: ignore[union-attr]
