@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
-from elasticsearch import Elasticsearch
+from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
 from extractors.article import canonical_url, extract_article
 from extractors.errors import RateLimited, RobotsDisallowed
@@ -445,7 +445,7 @@ def fetch_articles(
         ))
     records = [{k: v for k, v in a.items() if not k.startswith("_")} for a in articles.values()]
     if es is not None:
-        record_extraction_health(settings, es, records, failures)
+        record_extraction_health(settings, es, records, failures, batch)
     if staging is not None and batch:
         write_records(staging, batch, ARTICLES, records)
         write_records(staging, batch, FAILURES, failures)
@@ -557,10 +557,19 @@ def reprocess(settings: Settings, es: Elasticsearch, ids: Sequence[str] | None =
     return summary
 
 
+HEALTH_BATCHES_KEPT = 50
+
+
 def record_extraction_health(
-    settings: Settings, es: Elasticsearch, articles: Iterable[dict[str, Any]], failures: Iterable[dict[str, Any]]
-) -> None:
-    """Add extraction successes, failures and body lengths to each feed's health counters."""
+    settings: Settings, es: Elasticsearch, articles: Iterable[dict[str, Any]], failures: Iterable[dict[str, Any]],
+    batch: str | None = None,
+) -> int:
+    """Add extraction successes, failures and body lengths to each feed's health counters.
+
+    Once per ``batch``: each feed remembers the last batches it counted, so a retried fetch task adds
+    nothing twice. Writes are compare-and-set on the document's sequence number, so a concurrent poll or
+    fetch of the same feed is re-read, never overwritten. Returns how many feeds were updated.
+    """
     per_feed: dict[str, dict[str, int]] = defaultdict(lambda: {"ok": 0, "failed": 0, "chars": 0})
     for art in articles:
         if art.get("feed_url"):
@@ -569,18 +578,30 @@ def record_extraction_health(
     for fail in failures:
         if fail.get("feed_url"):
             per_feed[fail["feed_url"]]["failed"] += 1
-    if not per_feed:
-        return
     feed_index = index.index_name(settings, "feeds")
-    ids = {index.doc_id(url): url for url in per_feed}
-    resp = es.mget(index=feed_index, ids=list(ids))
-    updates = []
-    for doc in resp["docs"]:
-        if not doc.get("found"):
-            continue
-        src, counts = doc["_source"], per_feed[ids[doc["_id"]]]
-        src["articles_ok"] = int(src.get("articles_ok", 0)) + counts["ok"]
-        src["articles_failed"] = int(src.get("articles_failed", 0)) + counts["failed"]
-        src["body_chars_total"] = int(src.get("body_chars_total", 0)) + counts["chars"]
-        updates.append((doc["_id"], src))
-    index.bulk_upsert(es, feed_index, updates)
+    updated = 0
+    for url, counts in per_feed.items():
+        for _attempt in range(5):
+            try:
+                doc = es.get(index=feed_index, id=index.doc_id(url))
+            except NotFoundError:
+                break  # not a polled feed (an ad-hoc URL): nothing to count against
+            src = doc["_source"]
+            seen = list(src.get("health_batches") or [])
+            if batch and batch in seen:
+                break  # this batch was counted by an earlier try of the same task
+            src["articles_ok"] = int(src.get("articles_ok", 0)) + counts["ok"]
+            src["articles_failed"] = int(src.get("articles_failed", 0)) + counts["failed"]
+            src["body_chars_total"] = int(src.get("body_chars_total", 0)) + counts["chars"]
+            if batch:
+                src["health_batches"] = (seen + [batch])[-HEALTH_BATCHES_KEPT:]
+            try:
+                es.index(index=feed_index, id=doc["_id"], document=src,
+                         if_seq_no=doc["_seq_no"], if_primary_term=doc["_primary_term"])
+            except ConflictError:
+                continue  # someone wrote the feed in between: read it again
+            updated += 1
+            break
+        else:
+            log.warning("feed health for %s not recorded: the document kept changing", url)
+    return updated

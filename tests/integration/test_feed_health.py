@@ -1,0 +1,71 @@
+"""Per-feed extraction health is counted once per batch, and concurrent writers are re-read, not overwritten."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from newswatch import index, staging, steps
+from newswatch.config import load_feeds
+from tests.integration.helpers import write_demo_feeds
+
+pytestmark = pytest.mark.integration
+
+
+def _feed(es: Any, settings: Any, url: str) -> dict[str, Any]:
+    doc = index.get_doc(es, index.index_name(settings, "feeds"), index.doc_id(url))
+    assert doc is not None
+    return doc
+
+
+def test_a_retried_fetch_task_counts_its_pages_once(settings_factory, demo_site, tmp_path: Path) -> None:
+    settings = settings_factory(feeds_file=write_demo_feeds(tmp_path / "feeds.yaml", demo_site))
+    es = index.make_es(settings)
+    index.ensure_indices(es, settings)
+    feeds = load_feeds(settings.feeds_path)
+    root = staging.staging_root(settings.staging)
+    with steps.http_client(settings) as http:
+        steps.poll_feeds(settings, es, http, feeds, staging=root, batch="run1-0", force=True)
+        entries = steps.entries_of(root, "run1-0")
+        first = steps.fetch_articles(settings, es, http, entries, staging=root, batch="run1-0")
+        after_first = {f.url: _feed(es, settings, f.url) for f in feeds}
+        # the same task again (an Airflow retry after a crash at its very end): the counters do not move
+        steps.fetch_articles(settings, es, http, entries, staging=root, batch="run1-0")
+        after_retry = {f.url: _feed(es, settings, f.url) for f in feeds}
+    assert first["articles"] > 0
+    assert sum(d["articles_ok"] for d in after_first.values()) == first["articles"]
+    for url, doc in after_first.items():
+        for key in ("articles_ok", "articles_failed", "body_chars_total"):
+            assert after_retry[url][key] == doc[key], (url, key)
+    # a new batch does count
+    steps.record_extraction_health(settings, es, [{"feed_url": feeds[0].url, "chars": 1000}], [], "run2-0")
+    assert _feed(es, settings, feeds[0].url)["articles_ok"] == after_first[feeds[0].url]["articles_ok"] + 1
+
+
+def test_a_concurrent_write_to_the_feed_is_kept(settings_factory, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_factory()
+    es = index.make_es(settings)
+    index.ensure_indices(es, settings)
+    url = "https://feeds.example/rss"
+    feed_index = index.index_name(settings, "feeds")
+    index.bulk_upsert(es, feed_index, [(index.doc_id(url), {"url": url, "articles_ok": 3, "articles_failed": 0})])
+    real_get = es.get
+    raced: list[bool] = []
+
+    def stale_get(**kwargs: Any) -> Any:
+        doc = real_get(**kwargs)
+        if not raced:  # another worker writes the feed between our read and our write
+            raced.append(True)
+            es.index(index=feed_index, id=doc["_id"], document={**doc["_source"], "articles_failed": 7},
+                     refresh=True)
+        return doc
+
+    monkeypatch.setattr(es, "get", stale_get)
+    updated = steps.record_extraction_health(
+        settings, es, [{"feed_url": url, "chars": 500}], [{"feed_url": url}], "run9-1")
+    doc = index.get_doc(es, feed_index, index.doc_id(url))
+    assert updated == 1 and doc is not None
+    assert doc["articles_ok"] == 4 and doc["articles_failed"] == 8  # the other write (7) survived, plus ours
+    assert doc["health_batches"] == ["run9-1"]
