@@ -1,19 +1,26 @@
 """
 ### newswatch_poll — poll feeds, fetch and extract new articles, tag and index them
 
-Every 10 minutes, for each shard of `config/feeds.yaml` (dynamic task mapping over a handful of shards,
-never one task per feed or per article):
+Every 10 minutes, for each shard of `config/feeds.yaml` (a mapped task group `shard` over a handful of
+shards, never one task per feed or per article):
 
-1. **poll_shard** (mapped) — conditional GET of each due feed, body-hash check, feedparser on the bytes; feed
-   health and validators are stored in Elasticsearch; new entries are staged.
-2. **fetch_shard** (mapped) — fetch the new pages (SSRF guard, size and time caps, robots.txt) and extract them with
-   trafilatura; raw HTML is kept for re-extraction.
+1. **shard.poll_shard** — conditional GET of each due feed, body-hash check, feedparser on the bytes; new
+   entries are staged, then feed health and validators are stored in Elasticsearch.
+2. **shard.fetch_shard** — fetch that shard's new pages (SSRF guard, size and time caps, robots.txt) and
+   extract them with trafilatura; raw HTML is kept for re-extraction.
 3. **index_batches** — tag the topic, cluster near-duplicates into stories, bulk-index into Elasticsearch;
    one task over every shard's batch, so clustering sees all of the run's articles.
-4. **summarize** — run totals, error classes and the per-feed health table (last success, consecutive
-   failures, last error class, items/day, extraction ok/failed), in its log and its XCom.
+4. **summarize** — run totals, failed shards, error classes and the per-feed health table (last success,
+   consecutive failures, last error class, items/day, extraction ok/failed), in its log and its XCom.
 5. **publish** — emits the `newswatch_articles` Asset when anything was indexed, which schedules
    `newswatch_alert`; skipped otherwise.
+
+**A failed shard holds up no other.** Each shard's fetch waits only for its own poll; `index_batches`,
+`summarize` and `publish` run on whatever the healthy shards fetched (`all_done_min_one_success`), so
+their articles are indexed and alerted on time. The leaf task **fail_run_if_a_task_failed** then marks the
+run failed, so the failure shows in the UI. The failed shard's staged entries stay in its batch: fix the
+cause and clear the failed task with its downstream tasks; every step is idempotent, so this re-indexes
+nothing twice and sends no email twice.
 
 Article bodies travel through staged files under `NEWSWATCH_STAGING_URL` (an `ObjectStoragePath`: local by
 default, object storage in production); XCom carries batch ids and counts only. Re-running any task or
@@ -25,7 +32,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import Asset, TriggerRule, dag, task, task_group
 
 ARTICLES = Asset(name="newswatch_articles", uri="x-newswatch://articles")
 SHARDS = int(os.environ.get("NEWSWATCH_SHARDS", "4"))
@@ -78,21 +85,27 @@ def newswatch_poll():
     def fetch_shard(polled: dict) -> dict:
         from newswatch import jobs
 
-        return jobs.fetch_batch(polled["batch"], staging=_staging())
+        return jobs.fetch_shard(polled, staging=_staging())
 
-    @task
+    @task_group
+    def shard(shard: int):
+        # a mapped group: fetch_shard[i] waits only for poll_shard[i], so one failed shard holds up no other
+        return fetch_shard(poll_shard(shard))
+
+    @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
     def index_batches(fetched: list) -> dict:
         # One task for all shards: story clustering must see every article of the run, or two copies of a
-        # wire story fetched by different shards would start two stories (and two alerts).
+        # wire story fetched by different shards would start two stories (and two alerts). It runs on what
+        # the healthy shards fetched even when another shard failed.
         from newswatch import jobs
 
         return jobs.index_batches([f["batch"] for f in fetched], staging=_staging())
 
-    @task
-    def summarize(polled: list, fetched: list, indexed: dict) -> dict:
+    @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
+    def summarize(shard_list: list, fetched: list, indexed: dict) -> dict:
         from newswatch import jobs
 
-        return jobs.summarize_run(list(polled), list(fetched), [indexed])
+        return jobs.summarize_run(list(shard_list), list(fetched), indexed)
 
     @task(outlets=[ARTICLES])
     def publish(totals: dict) -> int:
@@ -102,10 +115,17 @@ def newswatch_poll():
             raise AirflowSkipException("nothing new indexed: no asset event, no alert run")
         return int(totals["indexed"])
 
-    polled = poll_shard.expand(shard=shards())
-    fetched = fetch_shard.expand(polled=polled)
+    @task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
+    def fail_run_if_a_task_failed() -> None:
+        # Downstream of every task and a leaf: the run shows failed when any shard failed, even though the
+        # healthy shards were indexed and published. Skipped when nothing failed.
+        raise RuntimeError("a task of this run failed; see the failed task's log (clear it to retry its shard)")
+
+    shard_list = shards()
+    fetched = shard.expand(shard=shard_list)
     indexed = index_batches(fetched)
-    publish(summarize(polled, fetched, indexed))
+    totals = summarize(shard_list, fetched, indexed)
+    [shard_list, fetched, indexed, totals, publish(totals)] >> fail_run_if_a_task_failed()
 
 
 newswatch_poll()

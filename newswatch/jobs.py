@@ -48,6 +48,11 @@ def fetch_batch(batch: str, *, staging: PathLike | None = None) -> dict[str, Any
         return steps.fetch_articles(settings, es, http, steps.entries_of(root, batch), staging=root, batch=batch)
 
 
+def fetch_shard(polled: dict[str, Any], *, staging: PathLike | None = None) -> dict[str, Any]:
+    """Fetch and extract the entries one poll task staged; returns both tasks' counts (for the summary)."""
+    return {"batch": polled["batch"], "poll": polled, "fetch": fetch_batch(polled["batch"], staging=staging)}
+
+
 def index_batches(batches: list[str], *, staging: PathLike | None = None) -> dict[str, Any]:
     settings = Settings()
     with closing(index.make_es(settings)) as es:
@@ -82,23 +87,33 @@ def reprocess(ids: list[str] | None = None) -> dict[str, Any]:
         return steps.reprocess(settings, es, ids)
 
 
-def summarize_run(polled: list[dict[str, Any]], fetched: list[dict[str, Any]],
-                  indexed: list[dict[str, Any]]) -> dict[str, Any]:
-    """Totals of a poll run plus the per-feed health table, logged for the Airflow UI."""
+def summarize_run(shards: list[int], results: list[dict[str, Any]], indexed: dict[str, Any]) -> dict[str, Any]:
+    """Totals of a poll run plus the per-feed health table, logged for the Airflow UI.
+
+    ``results`` holds one ``fetch_shard`` result per shard that got through; a shard whose poll or fetch
+    failed is missing from it and counted in ``shards_failed``.
+    """
     import logging
 
     log = logging.getLogger(__name__)
+    polled = [r["poll"] for r in results]
+    fetched = [r["fetch"] for r in results]
     keys = ("feeds", "polled", "ok", "not_modified", "errors", "new_entries")
     totals: dict[str, Any] = {k: sum(int(p.get(k, 0)) for p in polled) for k in keys}
+    totals["shards"] = len(shards)
+    totals["shards_failed"] = len(shards) - len(results)
     totals["articles"] = sum(int(f.get("articles", 0)) for f in fetched)
     totals["fetch_failed"] = sum(int(f.get("failed", 0)) for f in fetched)
     for k in ("indexed", "core", "related", "none"):
-        totals[k] = sum(int(i.get(k, 0)) for i in indexed)
+        totals[k] = int(indexed.get(k, 0))
     errors: dict[str, int] = {}
     for part in (*polled, *fetched):
         for cls, n in (part.get("error_classes") or {}).items():
             errors[cls] = errors.get(cls, 0) + int(n)
     totals["error_classes"] = errors
+    if totals["shards_failed"]:
+        log.error("%d of %d shards failed: their feeds are polled again next run", totals["shards_failed"],
+                  len(shards))
     log.info("run totals: %s", totals)
     health = feed_health()
     totals["feeds_health"] = health

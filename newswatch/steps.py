@@ -220,11 +220,13 @@ def poll_feeds(
     Returns ``{"batch", "shard", "feeds", "polled", "ok", "not_modified", "errors", "entries",
     "new_entries", "error_classes"}``.
     """
-    summary, entries = poll_new_entries(settings, es, http, feeds, shard=shard, shards=shards, force=force,
-                                        on_report=on_report)
+    def stage(entries: list[dict[str, Any]]) -> None:
+        if staging is not None and batch:
+            write_records(staging, batch, ENTRIES, entries)
+
+    summary, _ = poll_new_entries(settings, es, http, feeds, shard=shard, shards=shards, force=force,
+                                  on_report=on_report, stage=stage)
     summary["batch"] = batch
-    if staging is not None and batch:
-        write_records(staging, batch, ENTRIES, entries)
     return summary
 
 
@@ -238,8 +240,13 @@ def poll_new_entries(
     shards: int = 1,
     force: bool = False,
     on_report: Callable[[dict[str, Any]], None] | None = None,
+    stage: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """``poll_feeds`` without the staging: the summary and the new entries, in memory."""
+    """``poll_feeds`` without the staging: the summary and the new entries, in memory.
+
+    ``stage`` receives the new entries before the feeds' new state (validators, hash, due time) is
+    written: a crash in between leaves the feeds to be polled again, never entries that nobody kept.
+    """
     policy = fetch_policy(settings)
     mine = [f for f in feeds if shard_of(f.url, shards) == shard]
     feed_index = index.index_name(settings, "feeds")
@@ -294,6 +301,8 @@ def poll_new_entries(
         if on_report:
             on_report(report)
     summary["error_classes"] = dict(errors)
+    if stage is not None:
+        stage(staged)
     if es is not None and new_states:
         index.bulk_upsert(es, feed_index, new_states)
     log.info("poll shard %d: %s", shard, summary)

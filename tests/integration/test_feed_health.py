@@ -69,3 +69,23 @@ def test_a_concurrent_write_to_the_feed_is_kept(settings_factory, monkeypatch: p
     assert updated == 1 and doc is not None
     assert doc["articles_ok"] == 4 and doc["articles_failed"] == 8  # the other write (7) survived, plus ours
     assert doc["health_batches"] == ["run9-1"]
+
+
+def test_entries_are_staged_before_the_feed_state_moves_on(settings_factory, demo_site, tmp_path: Path) -> None:
+    """A crash while staging leaves the feeds unchanged in Elasticsearch, so the next poll finds the entries."""
+    settings = settings_factory(feeds_file=write_demo_feeds(tmp_path / "feeds.yaml", demo_site))
+    es = index.make_es(settings)
+    index.ensure_indices(es, settings)
+    feeds = load_feeds(settings.feeds_path)
+
+    def crash(entries: list[dict[str, Any]]) -> None:
+        raise OSError("staging volume went away")
+
+    with steps.http_client(settings) as http:
+        with pytest.raises(OSError):
+            steps.poll_new_entries(settings, es, http, feeds, force=True, stage=crash)
+        assert all(index.get_doc(es, index.index_name(settings, "feeds"), index.doc_id(f.url)) is None
+                   for f in feeds)
+        kept: list[dict[str, Any]] = []
+        summary, _ = steps.poll_new_entries(settings, es, http, feeds, stage=kept.extend)
+    assert summary["new_entries"] == len(kept) > 0
