@@ -195,7 +195,13 @@ def reprocess(as_json: bool, ids: str | None) -> None:
     from newswatch import steps
 
     settings = _settings()
-    summary = steps.reprocess(settings, _es(settings), ids.split(",") if ids else None)
+
+    def progress(totals: dict[str, Any]) -> None:
+        click.echo(f"  reprocessed {totals['pages']} pages: {totals['indexed']} re-indexed, "
+                   f"{sum(totals['errors'].values())} failed", err=True)
+
+    summary = steps.reprocess(settings, _es(settings), ids.split(",") if ids else None,
+                              on_progress=None if as_json else progress)
     _emit(summary, as_json)
 
 

@@ -82,9 +82,12 @@ def send_alerts() -> dict[str, Any]:
 
 
 def reprocess(ids: list[str] | None = None) -> dict[str, Any]:
+    import logging
+
     settings = Settings()
+    log = logging.getLogger(__name__)
     with closing(index.make_es(settings)) as es:
-        return steps.reprocess(settings, es, ids)
+        return steps.reprocess(settings, es, ids, on_progress=lambda totals: log.info("reprocess: %s", totals))
 
 
 def summarize_run(shards: list[int], results: list[dict[str, Any]], indexed: dict[str, Any]) -> dict[str, Any]:

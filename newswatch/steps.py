@@ -540,28 +540,63 @@ def entries_of(staging: PathLike, batch: str) -> list[dict[str, Any]]:
     return list(read_records(staging, batch, ENTRIES))
 
 
-def reprocess(settings: Settings, es: Elasticsearch, ids: Sequence[str] | None = None) -> dict[str, Any]:
-    """Re-extract and re-tag articles from their stored HTML, without fetching anything."""
+REPROCESS_CHUNK = 200
+_KEPT_ON_REPROCESS = ("feed_url", "fetched_at", "source", "published", "date_source", "story_id", "indexed_at")
+
+
+def reprocess(
+    settings: Settings, es: Elasticsearch, ids: Sequence[str] | None = None, *, chunk: int = REPROCESS_CHUNK,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Re-extract and re-tag articles from their stored HTML, without fetching anything.
+
+    Pages stream from Elasticsearch and are re-extracted and re-indexed ``chunk`` at a time, so memory is
+    bounded by the chunk, not by the size of the history. ``on_progress`` gets the running totals after each
+    chunk. Story ids and ``indexed_at`` are kept (no alert flood); a page that fails is counted by error
+    class and never stops the run.
+    """
     art_index = index.index_name(settings, "articles")
-    redone: list[dict[str, Any]] = []
+    totals: Counter[str] = Counter()
     errors: Counter[str] = Counter()
+
+    def flush(pages: list[dict[str, Any]]) -> None:
+        if not pages:
+            return
+        resp = es.mget(index=art_index, ids=[p["id"] for p in pages])
+        old_docs = {d["_id"]: d["_source"] for d in resp["docs"] if d.get("found")}
+        redone: list[dict[str, Any]] = []
+        for page in pages:
+            try:
+                art = extract_article(page["html"], url=page["url"], byline_search=settings.fetch.byline_search)
+            except Exception as exc:  # one bad page never stops a reprocess run
+                errors[classify(exc)] += 1
+                continue
+            old = old_docs.get(page["id"], {})
+            redone.append({**{k: v for k, v in old.items() if k in _KEPT_ON_REPROCESS},
+                           "id": page["id"], "url": old.get("url", art.url), "fetched_url": page.get("fetched_url"),
+                           "host": urlsplit(art.url).netloc, "title": art.title or old.get("title", ""),
+                           "text": art.text, "description": art.description, "author": art.author,
+                           "lang": art.lang, "chars": len(art.text),
+                           "published": art.published or old.get("published") or page.get("fetched_at"),
+                           "source": art.sitename or old.get("source") or urlsplit(art.url).netloc,
+                           "fetched_at": old.get("fetched_at") or page.get("fetched_at")})
+        totals["pages"] += len(pages)
+        if redone:
+            done = index_articles(settings, es, redone)
+            for key in ("indexed", "created", "updated", "joined_stories", "core", "related", "none"):
+                totals[key] += int(done.get(key, 0))
+        if on_progress:
+            on_progress({**totals, "errors": dict(errors)})
+
+    pages: list[dict[str, Any]] = []
     for page in index.iter_pages(es, settings, ids):
-        try:
-            art = extract_article(page["html"], url=page["url"], byline_search=settings.fetch.byline_search)
-        except Exception as exc:  # one bad page never stops a reprocess run
-            errors[classify(exc)] += 1
-            continue
-        old = index.get_doc(es, art_index, page["id"]) or {}
-        redone.append({**{k: v for k, v in old.items() if k in ("feed_url", "fetched_at", "source", "published",
-                                                                   "date_source", "story_id", "indexed_at")},
-                       "id": page["id"], "url": old.get("url", art.url), "fetched_url": page.get("fetched_url"),
-                       "host": urlsplit(art.url).netloc, "title": art.title or old.get("title", ""),
-                       "text": art.text, "description": art.description, "author": art.author,
-                       "lang": art.lang, "chars": len(art.text),
-                       "published": art.published or old.get("published") or page.get("fetched_at"),
-                       "source": art.sitename or old.get("source") or urlsplit(art.url).netloc,
-                       "fetched_at": old.get("fetched_at") or page.get("fetched_at")})
-    summary: dict[str, Any] = index_articles(settings, es, redone) if redone else {"indexed": 0}
+        pages.append(page)
+        if len(pages) >= max(1, chunk):
+            flush(pages)
+            pages = []
+    flush(pages)
+    summary: dict[str, Any] = {key: totals[key] for key in ("pages", "indexed", "created", "updated",
+                                                             "joined_stories", "core", "related", "none")}
     summary["errors"] = dict(errors)
     return summary
 

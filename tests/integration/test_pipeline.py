@@ -89,8 +89,11 @@ def test_pipeline_indexes_tags_alerts_once(settings_factory, demo_site, smtp_sin
     assert len(list(maildir.glob("*.eml"))) == len(core_stories)
 
     # reprocessing from stored HTML re-tags without fetching and keeps ids and stories
-    redone = steps.reprocess(settings, es)
-    assert redone["indexed"] == len(expected) and redone["created"] == 0
+    progress: list[dict] = []
+    redone = steps.reprocess(settings, es, chunk=10, on_progress=progress.append)  # several chunks
+    assert redone["indexed"] == len(expected) and redone["created"] == 0 and redone["pages"] == len(expected)
+    assert [p["pages"] for p in progress] == list(range(10, len(expected), 10)) + [len(expected)]
+    assert redone["core"] == sum(1 for e in expected if e["expected_level"] == "core")
     assert es.count(index=art_index)["count"] == len(expected)
     assert alerts.send_alerts(settings, es, lambda: alerts.smtp_connect(settings), recipients)["sent"] == 0
 
