@@ -1,0 +1,151 @@
+"""The same DAGs, unchanged, under CeleryExecutor: scheduler, DAG processor, API server and a Celery worker
+as separate processes, the way a multi-host deployment runs them.
+
+The Celery broker and result backend are SQLAlchemy on SQLite files (kombu's ``sqla+sqlite`` transport), so
+no Redis or RabbitMQ has to run here; the executor, the worker and the task protocol are Celery's own.
+Tasks share nothing but Elasticsearch and the staging URL, as on separate hosts. The poll run is
+triggered; its Asset event must schedule the alert run; both must succeed with every task instance run by
+the Celery worker, and the documents and emails must be those of the LocalExecutor path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from newswatch import index
+from newswatch.demosite import expected_articles
+from newswatch.settings import ElasticsearchSettings, Settings
+from tests.conftest import free_port
+from tests.integration.helpers import write_demo_feeds
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def _json_list(stdout: str) -> list[dict]:
+    """The JSON list an ``airflow … -o json`` command printed (it may print log lines around it)."""
+    for line in stdout.splitlines():
+        if line.startswith("[{") or line.strip() == "[]":
+            return list(json.loads(line))
+    return []
+
+
+def _runs(env: dict[str, str], dag_id: str) -> list[dict]:
+    proc = subprocess.run([str(BIN / "airflow"), "dags", "list-runs", dag_id, "-o", "json"], env=env,
+                          capture_output=True, text=True, timeout=120, cwd=REPO)
+    return _json_list(proc.stdout)
+
+
+def _task_states(env: dict[str, str], dag_id: str, run_id: str) -> list[dict]:
+    proc = subprocess.run([str(BIN / "airflow"), "tasks", "states-for-dag-run", dag_id, run_id, "-o", "json"],
+                          env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
+    return _json_list(proc.stdout)
+
+
+def test_poll_and_alert_dags_under_celery(es_url: str, demo_site: str, smtp_sink, tmp_path: Path) -> None:
+    port, maildir = smtp_sink
+    home = tmp_path / "airflow"
+    home.mkdir()
+    api_port = free_port()
+    prefix = f"nwcel-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        "AIRFLOW__CELERY__BROKER_URL": f"sqla+sqlite:///{home}/celery-broker.db",
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+sqlite:///{home}/celery-results.db",
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+        "AIRFLOW__API_AUTH__JWT_SECRET": uuid.uuid4().hex,
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
+        "NEWSWATCH_ES__URL": es_url,
+        "NEWSWATCH_ES__INDEX_PREFIX": prefix,
+        "NEWSWATCH_SMTP__PORT": str(port),
+        "NEWSWATCH_FEEDS_FILE": str(write_demo_feeds(tmp_path / "feeds.yaml", demo_site)),
+        "NEWSWATCH_ALLOWED_NETWORKS": "127.0.0.1/32",
+        "NEWSWATCH_VAR_DIR": str(tmp_path / "var"),
+        "NEWSWATCH_SHARDS": "2",
+        "NEWSWATCH_FETCH__MIN_HOST_GAP": "0",
+    }
+    subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True,
+                   timeout=300, cwd=REPO)
+    procs: list[subprocess.Popen[bytes]] = []
+    logs = {}
+    for name, args in [("api-server", ["api-server", "--port", str(api_port)]), ("scheduler", ["scheduler"]),
+                       ("dag-processor", ["dag-processor"]),
+                       ("worker", ["celery", "worker", "--concurrency", "4"])]:
+        logs[name] = tmp_path / f"{name}.log"
+        procs.append(subprocess.Popen([str(BIN / "airflow"), *args], env=env, cwd=REPO, start_new_session=True,
+                                      stdout=logs[name].open("wb"), stderr=subprocess.STDOUT))
+    settings = Settings(es=ElasticsearchSettings(url=es_url, index_prefix=prefix))
+    es = index.make_es(settings)
+    try:
+        started = time.monotonic()
+        deadline = started + 420
+        while time.monotonic() < deadline:  # the DAG processor has to have parsed the DAG
+            trig = subprocess.run([str(BIN / "airflow"), "dags", "trigger", "newswatch_poll", "-c",
+                                   json.dumps({"force": True})], env=env, capture_output=True, text=True,
+                                  timeout=120, cwd=REPO)
+            if trig.returncode == 0:
+                break
+            time.sleep(3)
+        else:
+            pytest.fail(f"newswatch_poll never became triggerable: {trig.stderr[-2000:]}")
+        poll = alert = None
+        while time.monotonic() < deadline:
+            poll = next((r for r in _runs(env, "newswatch_poll") if r["run_id"].startswith("manual__")), None)
+            alert = next(iter(_runs(env, "newswatch_alert")), None)
+            if poll and poll["state"] == "failed":
+                break
+            if poll and poll["state"] == "success" and alert and alert["state"] in ("success", "failed"):
+                break
+            time.sleep(5)
+        tails = {n: p.read_text(errors="replace")[-3000:] for n, p in logs.items()}
+        assert poll and poll["state"] == "success", (poll, tails["scheduler"], tails["worker"])
+        assert alert and alert["state"] == "success", (alert, tails["worker"])
+        print(f"\npoll and alert runs under CeleryExecutor: {time.monotonic() - started:.1f}s")
+
+        # every task instance of both runs went through the Celery worker
+        worker_log = logs["worker"].read_text(errors="replace")
+        ran = sum(1 for line in worker_log.splitlines() if "execute_workload[" in line and "succeeded in" in line)
+        done = [ti for dag_id, run in (("newswatch_poll", poll), ("newswatch_alert", alert))
+                for ti in _task_states(env, dag_id, run["run_id"]) if ti["state"] == "success"]
+        assert len(done) >= 8 and ran >= len(done), (done, tails["worker"])
+
+        expected = expected_articles()
+        art_index = index.index_name(settings, "articles")
+        es.indices.refresh(index=art_index)
+        assert es.count(index=art_index)["count"] == len(expected)
+        core_stories = {e["story"] for e in expected if e["expected_level"] == "core"}
+        assert len(list(maildir.glob("*.eml"))) == len(core_stories)
+    finally:
+        for proc in procs:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        index.drop_indices(es, settings)
+        es.close()
