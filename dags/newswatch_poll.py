@@ -12,7 +12,8 @@ shards, never one task per feed or per article):
    one task over every shard's batch, so clustering sees all of the run's articles.
 4. **summarize** — run totals, failed shards, error classes and the per-feed health table (last success,
    consecutive failures, last error class, items/day, extraction ok/failed), in its log and its XCom.
-5. **publish** — emits the `newswatch_articles` Asset when anything was indexed, which schedules
+5. **prune_staging** — deletes staged batches older than `NEWSWATCH_STAGING_KEEP_DAYS` (7).
+6. **publish** — emits the `newswatch_articles` Asset when anything was indexed, which schedules
    `newswatch_alert`; skipped otherwise.
 
 **A failed shard holds up no other.** Each shard's fetch waits only for its own poll; `index_batches`,
@@ -115,6 +116,13 @@ def newswatch_poll():
             raise AirflowSkipException("nothing new indexed: no asset event, no alert run")
         return int(totals["indexed"])
 
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def prune_staging() -> dict:
+        # after indexing, whatever happened: batches older than NEWSWATCH_STAGING_KEEP_DAYS go
+        from newswatch import jobs
+
+        return jobs.prune_staging(staging=_staging())
+
     @task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
     def fail_run_if_a_task_failed() -> None:
         # Downstream of every task and a leaf: the run shows failed when any shard failed, even though the
@@ -125,7 +133,9 @@ def newswatch_poll():
     fetched = shard.expand(shard=shard_list)
     indexed = index_batches(fetched)
     totals = summarize(shard_list, fetched, indexed)
-    [shard_list, fetched, indexed, totals, publish(totals)] >> fail_run_if_a_task_failed()
+    pruned = prune_staging()
+    indexed >> pruned
+    [shard_list, fetched, indexed, totals, publish(totals), pruned] >> fail_run_if_a_task_failed()
 
 
 newswatch_poll()

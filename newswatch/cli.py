@@ -381,6 +381,30 @@ def mail_list(as_json: bool) -> None:
     click.echo(f"{len(rows)} messages in {_settings().mail_dir}", err=True)
 
 
+# --------------------------------------------------------------------------------------------- staging
+
+
+@main.group()
+def staging() -> None:
+    """Batches staged between poll, fetch and index."""
+
+
+@staging.command("prune")
+@click.option("--keep-days", type=float, help="Keep batches newer than this (default NEWSWATCH_STAGING_KEEP_DAYS).")
+@click.option("--json", "as_json", is_flag=True)
+def staging_prune(keep_days: float | None, as_json: bool) -> None:
+    """Delete staged batches older than the retention (the poll DAG does this after every run)."""
+    from datetime import UTC, datetime, timedelta
+
+    from newswatch.staging import prune_batches, staging_root
+
+    settings = _settings()
+    keep = settings.staging_keep_days if keep_days is None else keep_days
+    deleted = prune_batches(staging_root(settings.staging), datetime.now(UTC) - timedelta(days=keep))
+    _emit({"deleted": deleted, "keep_days": keep}, as_json,
+          human=f"deleted {len(deleted)} staged batches older than {keep:g} days from {settings.staging}")
+
+
 @main.command("serve-mail", hidden=True)
 @click.option("--port", type=int, default=None)
 def serve_mail(port: int | None) -> None:

@@ -59,6 +59,18 @@ def index_batches(batches: list[str], *, staging: PathLike | None = None) -> dic
         return steps.index_batch(settings, es, _staging(settings, staging), batches)
 
 
+def prune_staging(*, staging: PathLike | None = None) -> dict[str, Any]:
+    """Delete staged batches older than ``NEWSWATCH_STAGING_KEEP_DAYS``."""
+    from datetime import UTC, datetime, timedelta
+
+    from newswatch.staging import prune_batches
+
+    settings = Settings()
+    cutoff = datetime.now(UTC) - timedelta(days=settings.staging_keep_days)
+    deleted = prune_batches(_staging(settings, staging), cutoff)
+    return {"deleted": len(deleted), "keep_days": settings.staging_keep_days}
+
+
 def feed_health() -> list[dict[str, Any]]:
     """Per-feed health rows for run summaries (no secrets, no bodies)."""
     settings = Settings()

@@ -56,3 +56,29 @@ def read_records(base: PathLike, batch: str, name: str) -> Iterator[dict[str, An
         for line in fh:
             if line.strip():
                 yield json.loads(line)
+
+
+def prune_batches(base: PathLike, older_than: datetime) -> list[str]:
+    """Delete the batch folders under ``base`` whose newest file is older than ``older_than``.
+
+    Staged batches are only needed until their run is indexed (and a failed shard's, until it is
+    replayed); this keeps the staging area from growing forever. Returns the deleted batch ids.
+    """
+    if not base.exists():
+        return []
+    cutoff = older_than.timestamp()
+    deleted = []
+    for folder in sorted(base.iterdir(), key=str):
+        if not folder.is_dir():
+            continue
+        files = [f for f in folder.iterdir() if f.is_file()]
+        if any(f.stat().st_mtime >= cutoff for f in files):
+            continue
+        for f in files:
+            f.unlink()
+        try:
+            folder.rmdir()
+        except OSError:  # object stores have no real folders; an empty prefix is already gone
+            pass
+        deleted.append(folder.name)
+    return deleted
