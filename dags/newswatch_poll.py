@@ -1,8 +1,9 @@
 """
 ### newswatch_poll — poll feeds, fetch and extract new articles, tag and index them
 
-Every 10 minutes, for each shard of `config/feeds.yaml` (a mapped task group `shard` over a handful of
-shards, never one task per feed or per article):
+Every 10 minutes (`NEWSWATCH_POLL_SCHEDULE`, a cron expression; `none` for manual runs only), for each
+shard of `config/feeds.yaml` (a mapped task group `shard` over a handful of shards, never one task per
+feed or per article):
 
 1. **shard.poll_shard** — conditional GET of each due feed, body-hash check, feedparser on the bytes; new
    entries are staged, then feed health and validators are stored in Elasticsearch.
@@ -12,7 +13,8 @@ shards, never one task per feed or per article):
    one task over every shard's batch, so clustering sees all of the run's articles.
 4. **summarize** — run totals, failed shards, error classes and the per-feed health table (last success,
    consecutive failures, last error class, items/day, extraction ok/failed), in its log and its XCom.
-5. **prune_staging** — deletes staged batches older than `NEWSWATCH_STAGING_KEEP_DAYS` (7).
+5. **prune_staging** — deletes indexed batches older than `NEWSWATCH_STAGING_KEEP_DAYS` (7); batches
+   never indexed (a failed fetch or index) are kept for a replay and named in its log.
 6. **publish** — emits the `newswatch_articles` Asset when anything was indexed, which schedules
    `newswatch_alert`; skipped otherwise.
 
@@ -37,6 +39,8 @@ from airflow.sdk import Asset, TriggerRule, dag, task, task_group
 
 ARTICLES = Asset(name="newswatch_articles", uri="x-newswatch://articles")
 SHARDS = int(os.environ.get("NEWSWATCH_SHARDS", "4"))
+_CRON = os.environ.get("NEWSWATCH_POLL_SCHEDULE", "*/10 * * * *")  # a cron expression; "none": manual runs only
+SCHEDULE = None if _CRON.strip().lower() in ("", "none") else _CRON
 
 default_args = {
     "owner": "newswatch",
@@ -58,7 +62,7 @@ def _staging():  # ObjectStoragePath import is cheap, but keep parse time minima
 
 @dag(
     dag_id="newswatch_poll",
-    schedule="*/10 * * * *",
+    schedule=SCHEDULE,
     start_date=datetime(2024, 1, 1),
     catchup=False,
     max_active_runs=1,
@@ -86,7 +90,7 @@ def newswatch_poll():
     def fetch_shard(polled: dict) -> dict:
         from newswatch import jobs
 
-        return jobs.fetch_shard(polled, staging=_staging())
+        return jobs.fetch_batch(polled["batch"], staging=_staging())
 
     @task_group
     def shard(shard: int):
@@ -100,13 +104,15 @@ def newswatch_poll():
         # the healthy shards fetched even when another shard failed.
         from newswatch import jobs
 
-        return jobs.index_batches([f["batch"] for f in fetched], staging=_staging())
+        return jobs.index_batches(fetched, staging=_staging())
 
     @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
-    def summarize(shard_list: list, fetched: list, indexed: dict) -> dict:
+    def summarize(shard_list: list, fetched: list, indexed: dict | None, ti=None) -> dict:
+        # runs even when shards or indexing failed (their results are then missing), to report it
         from newswatch import jobs
 
-        return jobs.summarize_run(list(shard_list), list(fetched), indexed)
+        polled = ti.xcom_pull(task_ids="shard.poll_shard") if ti is not None else None
+        return jobs.summarize_run(list(shard_list), polled, fetched, indexed)
 
     @task(outlets=[ARTICLES])
     def publish(totals: dict) -> int:
@@ -118,7 +124,7 @@ def newswatch_poll():
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
     def prune_staging() -> dict:
-        # after indexing, whatever happened: batches older than NEWSWATCH_STAGING_KEEP_DAYS go
+        # after indexing, whatever happened: indexed batches older than NEWSWATCH_STAGING_KEEP_DAYS go
         from newswatch import jobs
 
         return jobs.prune_staging(staging=_staging())

@@ -147,10 +147,13 @@ def _extract_body(tree: Any, raw: bytes, url: str) -> Any:
     """
     options: dict[str, Any] = {"url": url, "with_metadata": False, "include_comments": False,
                                "include_tables": False, "favor_precision": True}
-    doc: Any = trafilatura.bare_extraction(tree, fast=True, **options)
-    if doc is not None and len((doc.text or "").strip()) >= FAST_PATH_MIN_CHARS:
-        return doc
-    return trafilatura.bare_extraction(load_html(raw), **options)
+    fast: Any = trafilatura.bare_extraction(tree, fast=True, **options)
+    fast_chars = len((fast.text or "").strip()) if fast is not None else 0
+    if fast_chars >= FAST_PATH_MIN_CHARS:
+        return fast
+    full: Any = trafilatura.bare_extraction(load_html(raw), **options)
+    full_chars = len((full.text or "").strip()) if full is not None else 0
+    return full if full_chars >= fast_chars else fast
 
 
 def extract_article(html: bytes | str, *, url: str, byline_search: bool = False) -> ExtractedArticle:

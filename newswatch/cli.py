@@ -323,7 +323,9 @@ def feeds_status(as_json: bool) -> None:
     settings = _settings()
     es = _es(settings)
     resp = es.search(index=index.index_name(settings, "feeds"), size=10000, sort=[{"url": "asc"}])
-    rows = [h["_source"] for h in resp["hits"]["hits"]]
+    # extraction counters are 0 until a page of the feed is fetched; the batch ids behind them are internal
+    rows = [{"articles_ok": 0, "articles_failed": 0, "body_chars_total": 0,
+             **{k: v for k, v in h["_source"].items() if k != "health_batches"}} for h in resp["hits"]["hits"]]
     if as_json:
         for r in rows:
             _emit(r, True)
@@ -390,19 +392,24 @@ def staging() -> None:
 
 
 @staging.command("prune")
-@click.option("--keep-days", type=float, help="Keep batches newer than this (default NEWSWATCH_STAGING_KEEP_DAYS).")
+@click.option("--keep-days", type=click.FloatRange(min=0, min_open=True),
+              help="Keep batches newer than this (default NEWSWATCH_STAGING_KEEP_DAYS).")
 @click.option("--json", "as_json", is_flag=True)
 def staging_prune(keep_days: float | None, as_json: bool) -> None:
-    """Delete staged batches older than the retention (the poll DAG does this after every run)."""
+    """Delete indexed batches older than the retention (the poll DAG does this after every run).
+
+    Batches that were never indexed (a failed fetch or index) are kept for a replay and listed."""
     from datetime import UTC, datetime, timedelta
 
     from newswatch.staging import prune_batches, staging_root
 
     settings = _settings()
     keep = settings.staging_keep_days if keep_days is None else keep_days
-    deleted = prune_batches(staging_root(settings.staging), datetime.now(UTC) - timedelta(days=keep))
-    _emit({"deleted": deleted, "keep_days": keep}, as_json,
-          human=f"deleted {len(deleted)} staged batches older than {keep:g} days from {settings.staging}")
+    result = prune_batches(staging_root(settings.staging), datetime.now(UTC) - timedelta(days=keep))
+    human = f"deleted {len(result['deleted'])} indexed batches older than {keep:g} days from {settings.staging}"
+    if result["kept"]:
+        human += f"; kept {len(result['kept'])} never indexed: {', '.join(result['kept'][:10])}"
+    _emit({**result, "keep_days": keep}, as_json, human=human)
 
 
 @main.command("serve-mail", hidden=True)

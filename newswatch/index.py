@@ -92,17 +92,24 @@ def existing_ids(es: Elasticsearch, index: str, ids: Sequence[str]) -> set[str]:
     return {d["_id"] for d in resp["docs"] if d.get("found")}
 
 
-def bulk_upsert(es: Elasticsearch, index: str, docs: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, int]:
+def bulk_upsert(es: Elasticsearch, index: str, docs: Iterable[tuple[str, dict[str, Any]]], *,
+                partial: bool = False) -> dict[str, int]:
     """Write ``(id, source)`` pairs with ``index`` semantics (create or replace): never a duplicate.
 
-    Returns counts of created and updated documents; raises ``IndexingError`` listing failed ids while
-    keeping every document that did succeed.
+    ``partial`` merges the given fields into the stored document instead (created if missing), leaving
+    the fields other writers own untouched. Returns counts of created and updated documents; raises
+    ``IndexingError`` listing failed ids while keeping every document that did succeed.
     """
-    actions = ({"_op_type": "index", "_index": index, "_id": i, "_source": s} for i, s in docs)
+    op = "update" if partial else "index"
+    actions = (
+        {"_op_type": "update", "_index": index, "_id": i, "doc": s, "doc_as_upsert": True, "retry_on_conflict": 3}
+        if partial else {"_op_type": "index", "_index": index, "_id": i, "_source": s}
+        for i, s in docs
+    )
     counts = {"created": 0, "updated": 0}
     failures: list[dict[str, Any]] = []
     for ok, item in helpers.streaming_bulk(es, actions, raise_on_error=False, max_retries=3, chunk_size=200):
-        info = item.get("index", {})
+        info = item.get(op, {})
         if ok:
             counts["created" if info.get("result") == "created" else "updated"] += 1
         else:

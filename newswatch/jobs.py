@@ -48,27 +48,43 @@ def fetch_batch(batch: str, *, staging: PathLike | None = None) -> dict[str, Any
         return steps.fetch_articles(settings, es, http, steps.entries_of(root, batch), staging=root, batch=batch)
 
 
-def fetch_shard(polled: dict[str, Any], *, staging: PathLike | None = None) -> dict[str, Any]:
-    """Fetch and extract the entries one poll task staged; returns both tasks' counts (for the summary)."""
-    return {"batch": polled["batch"], "poll": polled, "fetch": fetch_batch(polled["batch"], staging=staging)}
+def shard_results(pulled: Any) -> list[dict[str, Any]]:
+    """The per-shard results Airflow hands a task: a list, one bare dict, or None; failed shards left out.
+
+    (An XCom pull over a mapped task group's task returns a single value when exactly one shard got
+    through, and None when none did.)
+    """
+    if pulled is None:
+        return []
+    if isinstance(pulled, dict):
+        return [pulled]
+    return [r for r in pulled if isinstance(r, dict)]
 
 
-def index_batches(batches: list[str], *, staging: PathLike | None = None) -> dict[str, Any]:
+def index_batches(fetched: Any, *, staging: PathLike | None = None) -> dict[str, Any]:
+    """Index the batches of every shard that fetched (see ``shard_results``), in one task."""
+    batches = [f["batch"] for f in shard_results(fetched)]
     settings = Settings()
     with closing(index.make_es(settings)) as es:
         return steps.index_batch(settings, es, _staging(settings, staging), batches)
 
 
 def prune_staging(*, staging: PathLike | None = None) -> dict[str, Any]:
-    """Delete staged batches older than ``NEWSWATCH_STAGING_KEEP_DAYS``."""
+    """Delete indexed batches older than ``NEWSWATCH_STAGING_KEEP_DAYS``; say which old ones are kept."""
+    import logging
     from datetime import UTC, datetime, timedelta
 
     from newswatch.staging import prune_batches
 
     settings = Settings()
     cutoff = datetime.now(UTC) - timedelta(days=settings.staging_keep_days)
-    deleted = prune_batches(_staging(settings, staging), cutoff)
-    return {"deleted": len(deleted), "keep_days": settings.staging_keep_days}
+    result = prune_batches(_staging(settings, staging), cutoff)
+    if result["kept"]:
+        logging.getLogger(__name__).warning(
+            "%d staged batches past the retention were never indexed and are kept for a replay: %s",
+            len(result["kept"]), ", ".join(result["kept"][:20]))
+    return {"deleted": len(result["deleted"]), "kept_unindexed": len(result["kept"]),
+            "keep_days": settings.staging_keep_days}
 
 
 def feed_health() -> list[dict[str, Any]]:
@@ -79,7 +95,8 @@ def feed_health() -> list[dict[str, Any]]:
     with closing(index.make_es(settings)) as es:
         resp = es.search(index=index.index_name(settings, "feeds"), size=1000, sort=[{"url": "asc"}],
                          source_includes=list(keep))
-    return [h["_source"] for h in resp["hits"]["hits"]]
+    # a feed none of whose pages was fetched yet has no extraction counters: 0
+    return [{"articles_ok": 0, "articles_failed": 0, **h["_source"]} for h in resp["hits"]["hits"]]
 
 
 def send_alerts() -> dict[str, Any]:
@@ -102,21 +119,21 @@ def reprocess(ids: list[str] | None = None) -> dict[str, Any]:
         return steps.reprocess(settings, es, ids, on_progress=lambda totals: log.info("reprocess: %s", totals))
 
 
-def summarize_run(shards: list[int], results: list[dict[str, Any]], indexed: dict[str, Any]) -> dict[str, Any]:
+def summarize_run(shards: list[int], polled: Any, fetched: Any, indexed: dict[str, Any] | None) -> dict[str, Any]:
     """Totals of a poll run plus the per-feed health table, logged for the Airflow UI.
 
-    ``results`` holds one ``fetch_shard`` result per shard that got through; a shard whose poll or fetch
-    failed is missing from it and counted in ``shards_failed``.
+    ``polled`` and ``fetched`` hold the results of the shards whose poll (fetch) task succeeded, in any
+    shape ``shard_results`` takes; ``indexed`` is None when indexing failed. A shard without a fetch result
+    is counted in ``shards_failed``.
     """
     import logging
 
     log = logging.getLogger(__name__)
-    polled = [r["poll"] for r in results]
-    fetched = [r["fetch"] for r in results]
+    polled, fetched, indexed = shard_results(polled), shard_results(fetched), indexed or {}
     keys = ("feeds", "polled", "ok", "not_modified", "errors", "new_entries")
     totals: dict[str, Any] = {k: sum(int(p.get(k, 0)) for p in polled) for k in keys}
     totals["shards"] = len(shards)
-    totals["shards_failed"] = len(shards) - len(results)
+    totals["shards_failed"] = len(shards) - len(fetched)
     totals["articles"] = sum(int(f.get("articles", 0)) for f in fetched)
     totals["fetch_failed"] = sum(int(f.get("failed", 0)) for f in fetched)
     for k in ("indexed", "core", "related", "none"):
@@ -127,8 +144,11 @@ def summarize_run(shards: list[int], results: list[dict[str, Any]], indexed: dic
             errors[cls] = errors.get(cls, 0) + int(n)
     totals["error_classes"] = errors
     if totals["shards_failed"]:
-        log.error("%d of %d shards failed: their feeds are polled again next run", totals["shards_failed"],
+        log.error("%d of %d shards failed; a failed poll leaves its feeds due for the next run, a failed "
+                  "fetch keeps its staged batch: clear the failed task to replay it", totals["shards_failed"],
                   len(shards))
+    if not indexed:
+        log.error("indexing failed: this run's staged batches are kept for a replay")
     log.info("run totals: %s", totals)
     health = feed_health()
     totals["feeds_health"] = health

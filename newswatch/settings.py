@@ -78,7 +78,9 @@ class Settings(BaseSettings):
     staging_url: str | None = Field(
         None, description="Where batches are staged (path or object-storage URL; default <var_dir>/staging)"
     )
-    staging_keep_days: float = Field(7, description="Staged batches older than this are deleted after each poll run")
+    staging_keep_days: float = Field(
+        7, gt=0, description="Indexed batches older than this (days) are deleted after each poll run"
+    )
     allowed_networks: str = Field("", description="CIDRs the SSRF guard allows, comma-separated")
     alert_min_level: str = Field("core", description="Lowest tag level that triggers an alert")
     alert_lookback_days: int = Field(7, description="Only articles indexed this recently can trigger alerts")

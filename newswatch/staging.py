@@ -58,21 +58,27 @@ def read_records(base: PathLike, batch: str, name: str) -> Iterator[dict[str, An
                 yield json.loads(line)
 
 
-def prune_batches(base: PathLike, older_than: datetime) -> list[str]:
-    """Delete the batch folders under ``base`` whose newest file is older than ``older_than``.
+def prune_batches(base: PathLike, older_than: datetime, *, done_marker: str = "indexed") -> dict[str, list[str]]:
+    """Delete the indexed batch folders under ``base`` whose newest file is older than ``older_than``.
 
-    Staged batches are only needed until their run is indexed (and a failed shard's, until it is
-    replayed); this keeps the staging area from growing forever. Returns the deleted batch ids.
+    A batch is deleted only once it carries ``<done_marker>.jsonl`` (written when it was indexed): a batch
+    whose fetch or indexing failed is kept for a replay however old it is, and listed under ``kept``. So is
+    a batch whose files report no modification time (some object stores), since its age is unknown.
+    Returns ``{"deleted": [...], "kept": [...]}`` (batch ids; ``kept`` lists only batches past the cutoff).
     """
+    result: dict[str, list[str]] = {"deleted": [], "kept": []}
     if not base.exists():
-        return []
+        return result
     cutoff = older_than.timestamp()
-    deleted = []
     for folder in sorted(base.iterdir(), key=str):
         if not folder.is_dir():
             continue
         files = [f for f in folder.iterdir() if f.is_file()]
-        if any(f.stat().st_mtime >= cutoff for f in files):
+        times = [f.stat().st_mtime for f in files]
+        if not files or any(t >= cutoff for t in times):
+            continue
+        if not all(times) or not any(f.name == f"{done_marker}.jsonl" for f in files):
+            result["kept"].append(folder.name)
             continue
         for f in files:
             f.unlink()
@@ -80,5 +86,5 @@ def prune_batches(base: PathLike, older_than: datetime) -> list[str]:
             folder.rmdir()
         except OSError:  # object stores have no real folders; an empty prefix is already gone
             pass
-        deleted.append(folder.name)
-    return deleted
+        result["deleted"].append(folder.name)
+    return result

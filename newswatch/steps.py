@@ -50,6 +50,7 @@ T = TypeVar("T")
 ENTRIES = "entries"
 ARTICLES = "articles"
 FAILURES = "failures"
+INDEXED = "indexed"  # marker: the batch is indexed and may be pruned
 UNCONDITIONAL_EVERY = timedelta(hours=24)
 
 
@@ -170,8 +171,6 @@ def _finish_state(feed: FeedConfig, state: dict[str, Any], report: dict[str, Any
     state["name"] = feed.name
     state["site"] = feed.site
     state["entries_seen"] = report["entries"]
-    for counter in ("articles_ok", "articles_failed", "body_chars_total"):
-        state.setdefault(counter, 0)
     state["new_entries_total"] = int(state.get("new_entries_total", 0)) + new_items
     # exponentially weighted items/day estimate from the gap since the previous poll
     prev = state.get("updated_at")
@@ -304,7 +303,9 @@ def poll_new_entries(
     if stage is not None:
         stage(staged)
     if es is not None and new_states:
-        index.bulk_upsert(es, feed_index, new_states)
+        # only the fields polling owns: extraction health, written by fetch tasks meanwhile, is kept
+        index.bulk_upsert(es, feed_index, [(i, {k: v for k, v in st.items() if k not in EXTRACTION_HEALTH_FIELDS})
+                                           for i, st in new_states], partial=True)
     log.info("poll shard %d: %s", shard, summary)
     return summary, staged
 
@@ -453,11 +454,11 @@ def fetch_articles(
             for a in articles.values()
         ))
     records = [{k: v for k, v in a.items() if not k.startswith("_")} for a in articles.values()]
-    if es is not None:
-        record_extraction_health(settings, es, records, failures, batch)
     if staging is not None and batch:
         write_records(staging, batch, ARTICLES, records)
         write_records(staging, batch, FAILURES, failures)
+    if es is not None:  # after staging: a task that fails before this point counts nothing
+        record_extraction_health(settings, es, records, failures, batch)
     summary = {"batch": batch, "entries": len(entries), "articles": len(records), "failed": len(failures),
                "skipped": skipped, "error_classes": dict(errors)}
     log.info("fetch %s: %s", batch, summary)
@@ -533,6 +534,8 @@ def index_batch(settings: Settings, es: Elasticsearch, staging: PathLike, batche
 
     summary = index_articles(settings, es, records())
     summary["batches"] = list(batches)
+    for b in batches:  # done with: the staging retention may now delete these batches
+        write_records(staging, b, INDEXED, [{"indexed_at": _now().isoformat(), "run_indexed": summary["indexed"]}])
     return summary
 
 
@@ -602,6 +605,8 @@ def reprocess(
 
 
 HEALTH_BATCHES_KEPT = 50
+# feed-document fields that fetch tasks own (``record_extraction_health``); polls never write them
+EXTRACTION_HEALTH_FIELDS = frozenset({"articles_ok", "articles_failed", "body_chars_total", "health_batches"})
 
 
 def record_extraction_health(

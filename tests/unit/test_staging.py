@@ -27,24 +27,38 @@ def test_write_is_idempotent_and_reads_back(tmp_path: Path) -> None:
     assert list(read_records(tmp_path, "missing", "entries")) == []
 
 
-def test_prune_deletes_only_batches_older_than_the_cutoff(tmp_path: Path) -> None:
-    for batch, days in (("old", 10), ("recent", 1), ("half", 10)):
+def test_prune_deletes_only_indexed_batches_older_than_the_cutoff(tmp_path: Path) -> None:
+    for batch, days, indexed in (("old", 10, True), ("recent", 1, True), ("half", 10, True),
+                                 ("never-indexed", 30, False)):
         write_records(tmp_path, batch, "entries", [{"url": batch}])
-        write_records(tmp_path, batch, "articles", [{"url": batch}])
+        if indexed:
+            write_records(tmp_path, batch, "indexed", [{"indexed_at": "…"}])
         _age(tmp_path / batch, days)
-    os.utime(tmp_path / "half" / "articles.jsonl")  # fetched just now: the batch is still in use
+    os.utime(tmp_path / "half" / "indexed.jsonl")  # indexed just now: the batch is still in use
     (tmp_path / "stray.txt").write_text("not a batch")
-    deleted = prune_batches(tmp_path, datetime.now(UTC) - timedelta(days=7))
-    assert deleted == ["old"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["half", "recent", "stray.txt"]
-    assert prune_batches(tmp_path / "nothing-here", datetime.now(UTC)) == []
+    result = prune_batches(tmp_path, datetime.now(UTC) - timedelta(days=7))
+    # a batch whose fetch or indexing failed is kept for a replay, however old
+    assert result == {"deleted": ["old"], "kept": ["never-indexed"]}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["half", "never-indexed", "recent", "stray.txt"]
+    assert prune_batches(tmp_path / "nothing-here", datetime.now(UTC)) == {"deleted": [], "kept": []}
+
+
+def test_prune_keeps_batches_of_unknown_age(tmp_path: Path) -> None:
+    """Some object stores report no modification time (0): such a batch is not taken for ancient."""
+    write_records(tmp_path, "b", "entries", [{"url": "x"}])
+    write_records(tmp_path, "b", "indexed", [{}])
+    for f in (tmp_path / "b").iterdir():
+        os.utime(f, (0, 0))
+    assert prune_batches(tmp_path, datetime.now(UTC) - timedelta(days=7)) == {"deleted": [], "kept": ["b"]}
 
 
 def test_cli_staging_prune(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("NEWSWATCH_VAR_DIR", str(tmp_path))
     write_records(tmp_path / "staging", "old", "entries", [{"url": "x"}])
+    write_records(tmp_path / "staging", "old", "indexed", [{}])
     _age(tmp_path / "staging" / "old", 3)
     kept = CliRunner().invoke(main, ["staging", "prune", "--json"])
-    assert kept.exit_code == 0 and json.loads(kept.output) == {"deleted": [], "keep_days": 7.0}
+    assert kept.exit_code == 0 and json.loads(kept.output) == {"deleted": [], "kept": [], "keep_days": 7.0}
     gone = CliRunner().invoke(main, ["staging", "prune", "--keep-days", "2", "--json"])
     assert gone.exit_code == 0 and json.loads(gone.output)["deleted"] == ["old"]
+    assert CliRunner().invoke(main, ["staging", "prune", "--keep-days", "0"]).exit_code == 2
