@@ -9,12 +9,23 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from newswatch.settings import Settings
 from newswatch.stack import airflow_password
+
+
+def _transient(exc: BaseException) -> bool:
+    """Worth another try: the connection failed, or the API server answered 5xx (with SQLite, a write
+    that meets the scheduler's lock answers 500 "database is locked" after 5 s)."""
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response.status_code >= 500
+    return isinstance(exc, httpx.TransportError)
 
 
 def main() -> int:
@@ -29,7 +40,14 @@ def main() -> int:
     token.raise_for_status()
     client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
 
-    def wait_for(what: str, check) -> object:
+    @retry(retry=retry_if_exception(_transient), stop=stop_after_attempt(6), wait=wait_exponential(1, max=10),
+           reraise=True)
+    def call(method: str, url: str, **kwargs: object) -> httpx.Response:
+        resp = client.request(method, url, **kwargs)  # type: ignore[arg-type]
+        resp.raise_for_status()
+        return resp
+
+    def wait_for(what: str, check: Callable[[], Any]) -> Any:
         while time.monotonic() < deadline:
             result = check()
             if result:
@@ -40,16 +58,16 @@ def main() -> int:
 
     since = datetime.now(UTC).isoformat()
     for dag_id in ("newswatch_poll", "newswatch_alert"):
-        wait_for(f"{dag_id} to be parsed", lambda d=dag_id: client.get(f"/api/v2/dags/{d}").status_code == 200)
-        client.patch(f"/api/v2/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
-    resp = client.post("/api/v2/dags/newswatch_poll/dagRuns",
-                       json={"logical_date": None, "conf": {"force": True}, "note": "triggered by make demo/run"})
-    resp.raise_for_status()
+        url = f"/api/v2/dags/{dag_id}"
+        wait_for(f"{dag_id} to be parsed", lambda: client.get(url).status_code == 200)  # noqa: B023
+        call("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
+    resp = call("POST", "/api/v2/dags/newswatch_poll/dagRuns",
+                json={"logical_date": None, "conf": {"force": True}, "note": "triggered by make demo/run"})
     run_id = resp.json()["dag_run_id"]
     print(f"triggered newswatch_poll run {run_id}", file=sys.stderr)
 
     def runs(dag_id: str, **params: str) -> list[dict]:
-        resp = client.get(f"/api/v2/dags/{dag_id}/dagRuns", params={"limit": 100, **params})
+        resp = call("GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"limit": 100, **params})
         return list(resp.json().get("dag_runs", []))
 
     def settled(dag_id: str, **params: str) -> list[dict] | None:
@@ -59,23 +77,23 @@ def main() -> int:
     # Unpausing lets the scheduler start its own run beside ours: wait for every poll run since we began.
     polls = wait_for("the poll runs", lambda: (r := settled("newswatch_poll")) and
                      any(x["dag_run_id"] == run_id for x in r) and r)
-    for r in polls:  # type: ignore[union-attr]
+    for r in polls:
         print(f"newswatch_poll {r['dag_run_id']}: {r['state']}", file=sys.stderr)
-    if any(r["state"] != "success" for r in polls):  # type: ignore[union-attr]
+    if any(r["state"] != "success" for r in polls):
         return 1
     emitted = any(
         t["task_id"] == "publish" and t["state"] == "success"
-        for r in polls  # type: ignore[union-attr]
-        for t in client.get(f"/api/v2/dags/newswatch_poll/dagRuns/{r['dag_run_id']}/taskInstances")
+        for r in polls
+        for t in call("GET", f"/api/v2/dags/newswatch_poll/dagRuns/{r['dag_run_id']}/taskInstances")
         .json()["task_instances"]
     )
     if not emitted:
         print("nothing new was indexed, so no alert run was scheduled", file=sys.stderr)
         return 0
     alerts = wait_for("the alert run", lambda: settled("newswatch_alert", run_after_gte=since))
-    for r in alerts:  # type: ignore[union-attr]
+    for r in alerts:
         print(f"newswatch_alert {r['dag_run_id']}: {r['state']}", file=sys.stderr)
-    return 0 if all(r["state"] == "success" for r in alerts) else 1  # type: ignore[union-attr]
+    return 0 if all(r["state"] == "success" for r in alerts) else 1
 
 
 if __name__ == "__main__":
