@@ -9,6 +9,7 @@ file under ``var/run`` and a log under ``var/log``; ``stack down`` stops them al
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -76,7 +77,11 @@ def es_port(settings: Settings) -> int:
 
 
 def es_node_dir(settings: Settings) -> Path:
-    return settings.cache_dir / "run" / f"es-{es_port(settings)}"
+    """The node's data, logs and pid: outside the checkout (the unprivileged ES user must reach it) but one
+    per checkout (``var_dir``) and port, so a second clone starts from an empty node, not from another
+    clone's articles and feed state."""
+    owner = hashlib.sha1(str(Path(settings.var_dir).resolve()).encode()).hexdigest()[:10]
+    return settings.cache_dir / "run" / f"es-{es_port(settings)}-{owner}"
 
 
 def ensure_es_distribution(settings: Settings) -> Path:
