@@ -13,3 +13,28 @@ def write_demo_feeds(path: Path, base_url: str) -> Path:
     feeds = [{"url": f["url"], "name": f["name"], "min_interval_minutes": 5} for f in feed_urls(base_url)]
     path.write_text(yaml.safe_dump({"feeds": feeds}, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
+
+
+def airflow_env(home: Path, tmp_path: Path, *, es_url: str, prefix: str, smtp_port: int, demo_site: str,
+                **extra: str) -> dict[str, str]:
+    """Environment for Airflow commands running the DAGs of this repository against the test services:
+    its own AIRFLOW_HOME, the sample site's feeds, the test Elasticsearch under ``prefix``, 2 shards."""
+    import os
+
+    repo = Path(__file__).resolve().parents[2]
+    return {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(repo / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "NEWSWATCH_ES__URL": es_url,
+        "NEWSWATCH_ES__INDEX_PREFIX": prefix,
+        "NEWSWATCH_SMTP__PORT": str(smtp_port),
+        "NEWSWATCH_FEEDS_FILE": str(write_demo_feeds(tmp_path / "feeds.yaml", demo_site)),
+        "NEWSWATCH_ALLOWED_NETWORKS": "127.0.0.1/32",
+        "NEWSWATCH_VAR_DIR": str(tmp_path / "var"),
+        "NEWSWATCH_SHARDS": "2",
+        "NEWSWATCH_FETCH__MIN_HOST_GAP": "0",
+        **extra,
+    }

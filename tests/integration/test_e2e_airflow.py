@@ -4,7 +4,6 @@ Elasticsearch, a real SMTP server and the sample site; a second round adds nothi
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ import pytest
 from newswatch import index
 from newswatch.demosite import expected_articles
 from newswatch.settings import ElasticsearchSettings, Settings
-from tests.integration.helpers import write_demo_feeds
+from tests.integration.helpers import airflow_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -33,21 +32,8 @@ def airflow(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess
 def test_poll_and_alert_dags(es_url: str, demo_site: str, smtp_sink, tmp_path: Path) -> None:
     port, maildir = smtp_sink
     prefix = f"nwe2e-{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(tmp_path / "airflow"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "NEWSWATCH_ES__URL": es_url,
-        "NEWSWATCH_ES__INDEX_PREFIX": prefix,
-        "NEWSWATCH_SMTP__PORT": str(port),
-        "NEWSWATCH_FEEDS_FILE": str(write_demo_feeds(tmp_path / "feeds.yaml", demo_site)),
-        "NEWSWATCH_ALLOWED_NETWORKS": "127.0.0.1/32",
-        "NEWSWATCH_VAR_DIR": str(tmp_path / "var"),
-        "NEWSWATCH_SHARDS": "2",
-        "NEWSWATCH_FETCH__MIN_HOST_GAP": "0",
-    }
+    env = airflow_env(tmp_path / "airflow", tmp_path, es_url=es_url, prefix=prefix, smtp_port=port,
+                      demo_site=demo_site)
     settings = Settings(es=ElasticsearchSettings(url=es_url, index_prefix=prefix))
     es = index.make_es(settings)
     try:

@@ -25,7 +25,7 @@ from newswatch import index
 from newswatch.demosite import expected_articles
 from newswatch.settings import ElasticsearchSettings, Settings
 from tests.conftest import free_port
-from tests.integration.helpers import write_demo_feeds
+from tests.integration.helpers import airflow_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -59,13 +59,8 @@ def test_poll_and_alert_dags_under_celery(es_url: str, demo_site: str, smtp_sink
     home.mkdir()
     api_port = free_port()
     prefix = f"nwcel-{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
+    env = airflow_env(home, tmp_path, es_url=es_url, prefix=prefix, smtp_port=port, demo_site=demo_site, **{
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
         "AIRFLOW__CELERY__BROKER_URL": f"sqla+sqlite:///{home}/celery-broker.db",
@@ -76,16 +71,8 @@ def test_poll_and_alert_dags_under_celery(es_url: str, demo_site: str, smtp_sink
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
-        "NEWSWATCH_ES__URL": es_url,
-        "NEWSWATCH_ES__INDEX_PREFIX": prefix,
-        "NEWSWATCH_SMTP__PORT": str(port),
-        "NEWSWATCH_FEEDS_FILE": str(write_demo_feeds(tmp_path / "feeds.yaml", demo_site)),
-        "NEWSWATCH_ALLOWED_NETWORKS": "127.0.0.1/32",
-        "NEWSWATCH_VAR_DIR": str(tmp_path / "var"),
-        "NEWSWATCH_SHARDS": "2",
         "NEWSWATCH_POLL_SCHEDULE": "none",  # only the triggered run: no scheduled run queued ahead of it
-        "NEWSWATCH_FETCH__MIN_HOST_GAP": "0",
-    }
+    })
     subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True,
                    timeout=300, cwd=REPO)
     procs: list[subprocess.Popen[bytes]] = []
