@@ -21,9 +21,10 @@ feed or per article):
 **A failed shard holds up no other.** Each shard's fetch waits only for its own poll; `index_batches`,
 `summarize` and `publish` run on whatever the healthy shards fetched (`all_done_min_one_success`), so
 their articles are indexed and alerted on time. The leaf task **fail_run_if_a_task_failed** then marks the
-run failed, so the failure shows in the UI. The failed shard's staged entries stay in its batch: fix the
-cause and clear the failed task with its downstream tasks; every step is idempotent, so this re-indexes
-nothing twice and sends no email twice.
+run failed, so the failure shows in the UI. A batch whose fetch or indexing failed after its retries
+stays staged, and the next run's poll of that shard takes its entries over (those not indexed since), so
+nothing is lost and nobody has to act; clearing the failed task with its downstream tasks replays it at
+once. Every step is idempotent: no document is indexed twice and no email is sent twice.
 
 Article bodies travel through staged files under `NEWSWATCH_STAGING_URL` (an `ObjectStoragePath`: local by
 default, object storage in production); XCom carries batch ids and counts only. Re-running any task or

@@ -35,10 +35,12 @@ def poll_shard(shard: int, shards: int, batch: str, *, staging: PathLike | None 
         staged = len(steps.entries_of(root, batch))
         return {"batch": batch, "shard": shard, "reused": True, "new_entries": staged}
     feeds = load_feeds(settings.feeds_path, base_url=f"http://127.0.0.1:{settings.demo_port}")
+    # entries of this shard's earlier batches whose fetch or indexing failed for good are fetched again now
+    replay = steps.unfinished_batches(root, shard, current=batch)
     with closing(index.make_es(settings)) as es, steps.http_client(settings) as http:
         index.ensure_indices(es, settings)
         return steps.poll_feeds(settings, es, http, feeds, staging=root, batch=batch,
-                                shard=shard, shards=shards, force=force)
+                                shard=shard, shards=shards, force=force, replay=replay)
 
 
 def fetch_batch(batch: str, *, staging: PathLike | None = None) -> dict[str, Any]:
@@ -144,11 +146,11 @@ def summarize_run(shards: list[int], polled: Any, fetched: Any, indexed: dict[st
             errors[cls] = errors.get(cls, 0) + int(n)
     totals["error_classes"] = errors
     if totals["shards_failed"]:
-        log.error("%d of %d shards failed; a failed poll leaves its feeds due for the next run, a failed "
-                  "fetch keeps its staged batch: clear the failed task to replay it", totals["shards_failed"],
-                  len(shards))
+        log.error("%d of %d shards failed; a failed poll leaves its feeds due, a failed fetch's staged entries "
+                  "are replayed by the next run (or clear the failed task to replay them now)",
+                  totals["shards_failed"], len(shards))
     if not indexed:
-        log.error("indexing failed: this run's staged batches are kept for a replay")
+        log.error("indexing failed: the next run replays this run's staged entries")
     log.info("run totals: %s", totals)
     health = feed_health()
     totals["feeds_health"] = health

@@ -58,11 +58,13 @@ def read_records(base: PathLike, batch: str, name: str) -> Iterator[dict[str, An
                 yield json.loads(line)
 
 
-def prune_batches(base: PathLike, older_than: datetime, *, done_marker: str = "indexed") -> dict[str, list[str]]:
+def prune_batches(base: PathLike, older_than: datetime, *,
+                  done_markers: tuple[str, ...] = ("indexed", "replayed")) -> dict[str, list[str]]:
     """Delete the indexed batch folders under ``base`` whose newest file is older than ``older_than``.
 
-    A batch is deleted only once it carries ``<done_marker>.jsonl`` (written when it was indexed): a batch
-    whose fetch or indexing failed is kept for a replay however old it is, and listed under ``kept``. So is
+    A batch is deleted only once it carries one of ``done_markers`` (``indexed.jsonl``, written when it was
+    indexed, or ``replayed.jsonl``, when a later batch took over its entries): a batch whose fetch or
+    indexing failed is kept for a replay however old it is, and listed under ``kept``. So is
     a batch whose files report no modification time (some object stores), since its age is unknown.
     Returns ``{"deleted": [...], "kept": [...]}`` (batch ids; ``kept`` lists only batches past the cutoff).
     """
@@ -77,7 +79,7 @@ def prune_batches(base: PathLike, older_than: datetime, *, done_marker: str = "i
         times = [f.stat().st_mtime for f in files]
         if not files or any(t >= cutoff for t in times):
             continue
-        if not all(times) or not any(f.name == f"{done_marker}.jsonl" for f in files):
+        if not all(times) or not any(f.name == f"{m}.jsonl" for f in files for m in done_markers):
             result["kept"].append(folder.name)
             continue
         for f in files:

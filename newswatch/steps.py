@@ -51,6 +51,7 @@ ENTRIES = "entries"
 ARTICLES = "articles"
 FAILURES = "failures"
 INDEXED = "indexed"  # marker: the batch is indexed and may be pruned
+REPLAYED = "replayed"  # marker: a never-indexed batch whose entries a later batch took over
 UNCONDITIONAL_EVERY = timedelta(hours=24)
 
 
@@ -212,21 +213,55 @@ def poll_feeds(
     shards: int = 1,
     force: bool = False,
     on_report: Callable[[dict[str, Any]], None] | None = None,
+    replay: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Poll the feeds of one shard; stage their new entries; store feed state in Elasticsearch.
 
+    ``replay`` names earlier batches that were never indexed (their fetch or indexing failed): their
+    entries not indexed since join this batch, and each is marked replayed once this batch is staged.
     ``es=None`` is the dry run: nothing is read from or written to Elasticsearch, every entry is new.
     Returns ``{"batch", "shard", "feeds", "polled", "ok", "not_modified", "errors", "entries",
-    "new_entries", "error_classes"}``.
+    "new_entries", "replayed", "error_classes"}``.
     """
+    replayed: list[dict[str, Any]] = []
+
     def stage(entries: list[dict[str, Any]]) -> None:
-        if staging is not None and batch:
-            write_records(staging, batch, ENTRIES, entries)
+        if not (staging is not None and batch):
+            return
+        if replay:
+            have = {e["id"] for e in entries}
+            old = {e["id"]: e for b in replay for e in read_records(staging, b, ENTRIES)
+                   if e.get("id") and e["id"] not in have}
+            known = index.existing_ids(es, index.index_name(settings, "articles"), list(old)) if es else set()
+            replayed.extend(e for i, e in old.items() if i not in known)
+        write_records(staging, batch, ENTRIES, [*entries, *replayed])
+        for b in replay:  # after staging: a crash before this replays them once more, harmlessly
+            write_records(staging, b, REPLAYED, [{"into": batch, "at": _now().isoformat()}])
 
     summary, _ = poll_new_entries(settings, es, http, feeds, shard=shard, shards=shards, force=force,
                                   on_report=on_report, stage=stage)
     summary["batch"] = batch
+    summary["replayed"] = len(replayed)
+    if replayed:
+        log.warning("batch %s replays %d entries of never-indexed batches %s", batch, len(replayed), list(replay))
     return summary
+
+
+def unfinished_batches(staging: PathLike, shard: int, *, current: str) -> list[str]:
+    """Earlier poll-DAG batches of ``shard`` (ids ending ``-s<shard>``) that were staged but never indexed
+    or replayed: their fetch or indexing failed after every retry. ``current`` and its run are skipped."""
+    if not staging.exists():
+        return []
+    run = current.rsplit("-s", 1)[0]
+    found = []
+    for folder in sorted(staging.iterdir(), key=str):
+        name = folder.name
+        if (not name.endswith(f"-s{shard}") or name.rsplit("-s", 1)[0] == run or not folder.is_dir()
+                or not (folder / f"{ENTRIES}.jsonl").exists()):
+            continue
+        if not ((folder / f"{INDEXED}.jsonl").exists() or (folder / f"{REPLAYED}.jsonl").exists()):
+            found.append(name)
+    return found
 
 
 def poll_new_entries(

@@ -9,6 +9,7 @@ import pytest
 
 from newswatch import index, staging, steps
 from newswatch.config import load_feeds
+from newswatch.demosite import expected_articles
 from tests.integration.helpers import write_demo_feeds
 
 pytestmark = pytest.mark.integration
@@ -108,3 +109,27 @@ def test_a_poll_never_overwrites_extraction_health_written_meanwhile(settings_fa
         steps.poll_new_entries(settings, es, http, feeds, force=True, stage=fetch_meanwhile)
     doc = _feed(es, settings, feed)
     assert doc["articles_ok"] == 1 and doc["health_batches"] == ["other-task"] and doc["polls"] == 2
+
+
+def test_a_batch_whose_fetch_failed_is_replayed_by_the_next_run(settings_factory, demo_site,
+                                                                 tmp_path: Path) -> None:
+    """Run 1 polls (feed validators move on) and its fetch fails for good; run 2's poll finds the feeds
+    unchanged, yet fetches and indexes run 1's entries: nothing is lost, and nothing waits for a person."""
+    settings = settings_factory(feeds_file=write_demo_feeds(tmp_path / "feeds.yaml", demo_site))
+    es = index.make_es(settings)
+    index.ensure_indices(es, settings)
+    feeds = load_feeds(settings.feeds_path)
+    root = staging.staging_root(settings.staging)
+    with steps.http_client(settings) as http:
+        first = steps.poll_feeds(settings, es, http, feeds, staging=root, batch="run1-s0", force=True)
+        assert first["new_entries"] > 0  # ... and then run 1's fetch task fails after all its retries
+        replay = steps.unfinished_batches(root, 0, current="run2-s0")
+        assert replay == ["run1-s0"]
+        second = steps.poll_feeds(settings, es, http, feeds, staging=root, batch="run2-s0", force=True,
+                                  replay=replay)
+        assert second["new_entries"] == 0 and second["replayed"] == first["new_entries"]
+        steps.fetch_articles(settings, es, http, steps.entries_of(root, "run2-s0"), staging=root, batch="run2-s0")
+    steps.index_batch(settings, es, root, ["run2-s0"])
+    art_index = index.index_name(settings, "articles")
+    assert es.count(index=art_index)["count"] == len(expected_articles())
+    assert steps.unfinished_batches(root, 0, current="run3-s0") == []  # run 1 replayed, run 2 indexed

@@ -62,3 +62,24 @@ def test_cli_staging_prune(tmp_path: Path, monkeypatch) -> None:
     gone = CliRunner().invoke(main, ["staging", "prune", "--keep-days", "2", "--json"])
     assert gone.exit_code == 0 and json.loads(gone.output)["deleted"] == ["old"]
     assert CliRunner().invoke(main, ["staging", "prune", "--keep-days", "0"]).exit_code == 2
+
+
+def test_unfinished_batches_are_this_shards_never_indexed_ones(tmp_path: Path) -> None:
+    from newswatch.steps import unfinished_batches
+
+    def batch(name: str, *markers: str) -> None:
+        write_records(tmp_path, name, "entries", [{"id": name}])
+        for m in markers:
+            write_records(tmp_path, name, m, [{}])
+
+    batch("scheduled__1-s0")                # fetch failed for good: to replay
+    batch("scheduled__2-s0", "indexed")     # done
+    batch("scheduled__3-s0", "replayed")    # already taken over by a later batch
+    batch("scheduled__1-s1")                # another shard's
+    batch("scheduled__4-s0")                # the current run's own batch
+    batch("scheduled__1-s10")               # shard 10, not 1 or 0
+    batch("cli-20250101T000000Z")           # a CLI batch: its user replays it
+    (tmp_path / "scheduled__5-s0").mkdir()  # a poll that staged nothing
+    assert unfinished_batches(tmp_path, 0, current="scheduled__4-s0") == ["scheduled__1-s0"]
+    assert unfinished_batches(tmp_path, 1, current="scheduled__4-s1") == ["scheduled__1-s1"]
+    assert unfinished_batches(tmp_path / "none", 0, current="x-s0") == []
