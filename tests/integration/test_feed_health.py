@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,18 +16,31 @@ from tests.integration.helpers import write_demo_feeds
 pytestmark = pytest.mark.integration
 
 
+@dataclass
+class Demo:
+    settings: Any
+    es: Any
+    feeds: list[Any]
+    root: Any
+
+
+@pytest.fixture()
+def demo(settings_factory, demo_site: str, tmp_path: Path) -> Demo:
+    """Indices under a fresh prefix and the sample site's feeds."""
+    settings = settings_factory(feeds_file=write_demo_feeds(tmp_path / "feeds.yaml", demo_site))
+    es = index.make_es(settings)
+    index.ensure_indices(es, settings)
+    return Demo(settings, es, load_feeds(settings.feeds_path), staging.staging_root(settings.staging))
+
+
 def _feed(es: Any, settings: Any, url: str) -> dict[str, Any]:
     doc = index.get_doc(es, index.index_name(settings, "feeds"), index.doc_id(url))
     assert doc is not None
     return doc
 
 
-def test_a_retried_fetch_task_counts_its_pages_once(settings_factory, demo_site, tmp_path: Path) -> None:
-    settings = settings_factory(feeds_file=write_demo_feeds(tmp_path / "feeds.yaml", demo_site))
-    es = index.make_es(settings)
-    index.ensure_indices(es, settings)
-    feeds = load_feeds(settings.feeds_path)
-    root = staging.staging_root(settings.staging)
+def test_a_retried_fetch_task_counts_its_pages_once(demo: Demo) -> None:
+    settings, es, feeds, root = demo.settings, demo.es, demo.feeds, demo.root
     with steps.http_client(settings) as http:
         steps.poll_feeds(settings, es, http, feeds, staging=root, batch="run1-0", force=True)
         entries = steps.entries_of(root, "run1-0")
@@ -72,12 +86,9 @@ def test_a_concurrent_write_to_the_feed_is_kept(settings_factory, monkeypatch: p
     assert doc["health_batches"] == ["run9-1"]
 
 
-def test_entries_are_staged_before_the_feed_state_moves_on(settings_factory, demo_site, tmp_path: Path) -> None:
+def test_entries_are_staged_before_the_feed_state_moves_on(demo: Demo) -> None:
     """A crash while staging leaves the feeds unchanged in Elasticsearch, so the next poll finds the entries."""
-    settings = settings_factory(feeds_file=write_demo_feeds(tmp_path / "feeds.yaml", demo_site))
-    es = index.make_es(settings)
-    index.ensure_indices(es, settings)
-    feeds = load_feeds(settings.feeds_path)
+    settings, es, feeds = demo.settings, demo.es, demo.feeds
 
     def crash(entries: list[dict[str, Any]]) -> None:
         raise OSError("staging volume went away")
@@ -92,12 +103,8 @@ def test_entries_are_staged_before_the_feed_state_moves_on(settings_factory, dem
     assert summary["new_entries"] == len(kept) > 0
 
 
-def test_a_poll_never_overwrites_extraction_health_written_meanwhile(settings_factory, demo_site,
-                                                                     tmp_path: Path) -> None:
-    settings = settings_factory(feeds_file=write_demo_feeds(tmp_path / "feeds.yaml", demo_site))
-    es = index.make_es(settings)
-    index.ensure_indices(es, settings)
-    feeds = load_feeds(settings.feeds_path)
+def test_a_poll_never_overwrites_extraction_health_written_meanwhile(demo: Demo) -> None:
+    settings, es, feeds = demo.settings, demo.es, demo.feeds
     feed = feeds[0].url
     with steps.http_client(settings) as http:
         steps.poll_new_entries(settings, es, http, feeds, force=True)
@@ -111,15 +118,10 @@ def test_a_poll_never_overwrites_extraction_health_written_meanwhile(settings_fa
     assert doc["articles_ok"] == 1 and doc["health_batches"] == ["other-task"] and doc["polls"] == 2
 
 
-def test_a_batch_whose_fetch_failed_is_replayed_by_the_next_run(settings_factory, demo_site,
-                                                                 tmp_path: Path) -> None:
+def test_a_batch_whose_fetch_failed_is_replayed_by_the_next_run(demo: Demo) -> None:
     """Run 1 polls (feed validators move on) and its fetch fails for good; run 2's poll finds the feeds
     unchanged, yet fetches and indexes run 1's entries: nothing is lost, and nothing waits for a person."""
-    settings = settings_factory(feeds_file=write_demo_feeds(tmp_path / "feeds.yaml", demo_site))
-    es = index.make_es(settings)
-    index.ensure_indices(es, settings)
-    feeds = load_feeds(settings.feeds_path)
-    root = staging.staging_root(settings.staging)
+    settings, es, feeds, root = demo.settings, demo.es, demo.feeds, demo.root
     with steps.http_client(settings) as http:
         first = steps.poll_feeds(settings, es, http, feeds, staging=root, batch="run1-s0", force=True)
         assert first["new_entries"] > 0  # ... and then run 1's fetch task fails after all its retries
