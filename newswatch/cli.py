@@ -322,10 +322,7 @@ def feeds_status(as_json: bool) -> None:
 
     settings = _settings()
     es = _es(settings)
-    resp = es.search(index=index.index_name(settings, "feeds"), size=10000, sort=[{"url": "asc"}])
-    # extraction counters are 0 until a page of the feed is fetched; the batch ids behind them are internal
-    rows = [{"articles_ok": 0, "articles_failed": 0, "body_chars_total": 0,
-             **{k: v for k, v in h["_source"].items() if k != "health_batches"}} for h in resp["hits"]["hits"]]
+    rows = index.feed_rows(es, settings)
     if as_json:
         for r in rows:
             _emit(r, True)

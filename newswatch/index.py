@@ -102,8 +102,8 @@ def bulk_upsert(es: Elasticsearch, index: str, docs: Iterable[tuple[str, dict[st
     """
     op = "update" if partial else "index"
     actions = (
-        {"_op_type": "update", "_index": index, "_id": i, "doc": s, "doc_as_upsert": True, "retry_on_conflict": 3}
-        if partial else {"_op_type": "index", "_index": index, "_id": i, "_source": s}
+        {"_op_type": op, "_index": index, "_id": i, "doc": s, "doc_as_upsert": True, "retry_on_conflict": 3}
+        if partial else {"_op_type": op, "_index": index, "_id": i, "_source": s}
         for i, s in docs
     )
     counts = {"created": 0, "updated": 0}
@@ -118,6 +118,18 @@ def bulk_upsert(es: Elasticsearch, index: str, docs: Iterable[tuple[str, dict[st
         log.error("bulk write to %s: %d failed, first: %s", index, len(failures), failures[0])
         raise IndexingError(f"{len(failures)} documents refused by {index}", failures)
     return counts
+
+
+def feed_rows(es: Elasticsearch, settings: Settings, fields: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """The feed-state documents, by URL: what ``feeds status`` and run summaries show.
+
+    Extraction counters read 0 until a page of the feed was fetched; the batch ids behind them are internal.
+    """
+    resp = es.search(index=index_name(settings, "feeds"), size=10000, sort=[{"url": "asc"}],
+                     source_includes=list(fields) if fields else None)
+    defaults = {"articles_ok": 0, "articles_failed": 0, "body_chars_total": 0}
+    return [{**{k: v for k, v in defaults.items() if not fields or k in fields},
+             **{k: v for k, v in h["_source"].items() if k != "health_batches"}} for h in resp["hits"]["hits"]]
 
 
 def get_doc(es: Elasticsearch, index: str, id_: str) -> dict[str, Any] | None:

@@ -6,12 +6,15 @@ task body stays one call. Nothing here imports Airflow; the DAG passes its ``Obj
 
 from __future__ import annotations
 
+import logging
 from contextlib import closing
 from typing import Any
 
 from newswatch import index, steps
 from newswatch.settings import Settings
 from newswatch.staging import PathLike, staging_root
+
+log = logging.getLogger(__name__)
 
 
 def _staging(settings: Settings, staging: PathLike | None) -> PathLike:
@@ -73,7 +76,6 @@ def index_batches(fetched: Any, *, staging: PathLike | None = None) -> dict[str,
 
 def prune_staging(*, staging: PathLike | None = None) -> dict[str, Any]:
     """Delete indexed batches older than ``NEWSWATCH_STAGING_KEEP_DAYS``; say which old ones are kept."""
-    import logging
     from datetime import UTC, datetime, timedelta
 
     from newswatch.staging import prune_batches
@@ -82,7 +84,7 @@ def prune_staging(*, staging: PathLike | None = None) -> dict[str, Any]:
     cutoff = datetime.now(UTC) - timedelta(days=settings.staging_keep_days)
     result = prune_batches(_staging(settings, staging), cutoff)
     if result["kept"]:
-        logging.getLogger(__name__).warning(
+        log.warning(
             "%d staged batches past the retention were never indexed and are kept for a replay: %s",
             len(result["kept"]), ", ".join(result["kept"][:20]))
     return {"deleted": len(result["deleted"]), "kept_unindexed": len(result["kept"]),
@@ -95,10 +97,7 @@ def feed_health() -> list[dict[str, Any]]:
     keep = ("url", "last_status", "last_success", "consecutive_failures", "last_error_class", "items_per_day",
             "articles_ok", "articles_failed", "next_due")
     with closing(index.make_es(settings)) as es:
-        resp = es.search(index=index.index_name(settings, "feeds"), size=1000, sort=[{"url": "asc"}],
-                         source_includes=list(keep))
-    # a feed none of whose pages was fetched yet has no extraction counters: 0
-    return [{"articles_ok": 0, "articles_failed": 0, **h["_source"]} for h in resp["hits"]["hits"]]
+        return index.feed_rows(es, settings, fields=keep)
 
 
 def send_alerts() -> dict[str, Any]:
@@ -113,10 +112,7 @@ def send_alerts() -> dict[str, Any]:
 
 
 def reprocess(ids: list[str] | None = None) -> dict[str, Any]:
-    import logging
-
     settings = Settings()
-    log = logging.getLogger(__name__)
     with closing(index.make_es(settings)) as es:
         return steps.reprocess(settings, es, ids, on_progress=lambda totals: log.info("reprocess: %s", totals))
 
@@ -128,9 +124,6 @@ def summarize_run(shards: list[int], polled: Any, fetched: Any, indexed: dict[st
     shape ``shard_results`` takes; ``indexed`` is None when indexing failed. A shard without a fetch result
     is counted in ``shards_failed``.
     """
-    import logging
-
-    log = logging.getLogger(__name__)
     polled, fetched, indexed = shard_results(polled), shard_results(fetched), indexed or {}
     keys = ("feeds", "polled", "ok", "not_modified", "errors", "new_entries")
     totals: dict[str, Any] = {k: sum(int(p.get(k, 0)) for p in polled) for k in keys}

@@ -58,12 +58,21 @@ def read_records(base: PathLike, batch: str, name: str) -> Iterator[dict[str, An
                 yield json.loads(line)
 
 
-def prune_batches(base: PathLike, older_than: datetime, *,
-                  done_markers: tuple[str, ...] = ("indexed", "replayed")) -> dict[str, list[str]]:
+INDEXED = "indexed"  # marker: the batch is indexed and may be pruned
+REPLAYED = "replayed"  # marker: a never-indexed batch whose entries a later batch took over
+DONE_MARKERS = (INDEXED, REPLAYED)
+
+
+def is_finished(folder: PathLike) -> bool:
+    """Whether a batch folder is done with: indexed, or taken over by a later batch."""
+    return any((folder / f"{marker}.jsonl").exists() for marker in DONE_MARKERS)
+
+
+def prune_batches(base: PathLike, older_than: datetime) -> dict[str, list[str]]:
     """Delete the indexed batch folders under ``base`` whose newest file is older than ``older_than``.
 
-    A batch is deleted only once it carries one of ``done_markers`` (``indexed.jsonl``, written when it was
-    indexed, or ``replayed.jsonl``, when a later batch took over its entries): a batch whose fetch or
+    A batch is deleted only once it is finished (``indexed.jsonl``, written when it was indexed, or
+    ``replayed.jsonl``, when a later batch took over its entries; see ``is_finished``): a batch whose fetch or
     indexing failed is kept for a replay however old it is, and listed under ``kept``. So is
     a batch whose files report no modification time (some object stores), since its age is unknown.
     Returns ``{"deleted": [...], "kept": [...]}`` (batch ids; ``kept`` lists only batches past the cutoff).
@@ -79,7 +88,7 @@ def prune_batches(base: PathLike, older_than: datetime, *,
         times = [f.stat().st_mtime for f in files]
         if not files or any(t >= cutoff for t in times):
             continue
-        if not all(times) or not any(f.name == f"{m}.jsonl" for f in files for m in done_markers):
+        if not all(times) or not is_finished(folder):
             result["kept"].append(folder.name)
             continue
         for f in files:

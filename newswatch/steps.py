@@ -40,7 +40,7 @@ from newswatch import dedupe, index
 from newswatch.config import FeedConfig
 from newswatch.errors import classify
 from newswatch.settings import Settings
-from newswatch.staging import PathLike, read_records, write_records
+from newswatch.staging import INDEXED, REPLAYED, PathLike, is_finished, read_records, write_records
 from newswatch.tagging import Topic, load_topic, tag_article
 
 log = logging.getLogger(__name__)
@@ -50,8 +50,6 @@ T = TypeVar("T")
 ENTRIES = "entries"
 ARTICLES = "articles"
 FAILURES = "failures"
-INDEXED = "indexed"  # marker: the batch is indexed and may be pruned
-REPLAYED = "replayed"  # marker: a never-indexed batch whose entries a later batch took over
 UNCONDITIONAL_EVERY = timedelta(hours=24)
 
 
@@ -259,7 +257,7 @@ def unfinished_batches(staging: PathLike, shard: int, *, current: str) -> list[s
         if (not name.endswith(f"-s{shard}") or name.rsplit("-s", 1)[0] == run or not folder.is_dir()
                 or not (folder / f"{ENTRIES}.jsonl").exists()):
             continue
-        if not ((folder / f"{INDEXED}.jsonl").exists() or (folder / f"{REPLAYED}.jsonl").exists()):
+        if not is_finished(folder):
             found.append(name)
     return found
 
