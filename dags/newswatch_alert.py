@@ -36,9 +36,11 @@ default_args = {
 def newswatch_alert():
     @task
     def send_alerts() -> dict:
-        from newswatch import jobs
+        from newswatch import steps
+        from newswatch.runtime import Runtime
 
-        return jobs.send_alerts()
+        with Runtime() as rt:
+            return steps.send_alerts(rt)
 
     send_alerts()
 

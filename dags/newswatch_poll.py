@@ -26,8 +26,10 @@ stays staged, and the next run's poll of that shard takes its entries over (thos
 nothing is lost and nobody has to act; clearing the failed task with its downstream tasks replays it at
 once. Every step is idempotent: no document is indexed twice and no email is sent twice.
 
-Article bodies travel through staged files under `NEWSWATCH_STAGING_URL` (an `ObjectStoragePath`: local by
-default, object storage in production); XCom carries batch ids and counts only. Re-running any task or
+Article bodies travel through staged files under `NEWSWATCH_STAGING_URL` (a local folder by default, object
+storage in production: one translation, `newswatch.staging.staging_root`, shared with the CLI); XCom carries
+batch ids and counts only. Each task body runs one `newswatch.steps` function with a `Runtime`, exactly as the
+CLI verb of the same name does (`newswatch poll --shard N --shards M --batch ID` reproduces a poll task). Re-running any task or
 run is idempotent. Trigger with `{"force": true}` to poll every feed regardless of its next-due time.
 """
 
@@ -52,15 +54,6 @@ default_args = {
 }
 
 
-def _staging():  # ObjectStoragePath import is cheap, but keep parse time minimal
-    from airflow.sdk import ObjectStoragePath
-
-    from newswatch.settings import Settings
-
-    spec = Settings().staging
-    return ObjectStoragePath(spec if "://" in spec else f"file://{os.path.abspath(spec)}")
-
-
 @dag(
     dag_id="newswatch_poll",
     schedule=SCHEDULE,
@@ -75,23 +68,27 @@ def _staging():  # ObjectStoragePath import is cheap, but keep parse time minima
 def newswatch_poll():
     @task
     def shards() -> list[int]:
-        from newswatch import jobs
+        from newswatch import steps
 
-        return jobs.list_shards(SHARDS)
+        return steps.list_shards(SHARDS)
 
     @task
     def poll_shard(shard: int, params=None, run_id=None) -> dict:
-        from newswatch import jobs
+        from newswatch import steps
+        from newswatch.runtime import Runtime
         from newswatch.staging import safe_batch_id
 
-        batch = safe_batch_id(f"{run_id}-s{shard}")
-        return jobs.poll_shard(shard, SHARDS, batch, staging=_staging(), force=bool(params and params["force"]))
+        with Runtime() as rt:
+            return steps.poll_shard(rt, safe_batch_id(f"{run_id}-s{shard}"), shard=shard, shards=SHARDS,
+                                    force=bool(params and params["force"]))
 
     @task
     def fetch_shard(polled: dict) -> dict:
-        from newswatch import jobs
+        from newswatch import steps
+        from newswatch.runtime import Runtime
 
-        return jobs.fetch_batch(polled["batch"], staging=_staging())
+        with Runtime() as rt:
+            return steps.fetch_batch(rt, polled["batch"])
 
     @task_group
     def shard(shard: int):
@@ -103,17 +100,21 @@ def newswatch_poll():
         # One task for all shards: story clustering must see every article of the run, or two copies of a
         # wire story fetched by different shards would start two stories (and two alerts). It runs on what
         # the healthy shards fetched even when another shard failed.
-        from newswatch import jobs
+        from newswatch import steps
+        from newswatch.runtime import Runtime
 
-        return jobs.index_batches(fetched, staging=_staging())
+        with Runtime() as rt:
+            return steps.index_fetched(rt, fetched)
 
     @task(trigger_rule=TriggerRule.ALL_DONE_MIN_ONE_SUCCESS)
     def summarize(shard_list: list, fetched: list, indexed: dict | None, ti=None) -> dict:
         # runs even when shards or indexing failed (their results are then missing), to report it
-        from newswatch import jobs
+        from newswatch import steps
+        from newswatch.runtime import Runtime
 
         polled = ti.xcom_pull(task_ids="shard.poll_shard") if ti is not None else None
-        return jobs.summarize_run(list(shard_list), polled, fetched, indexed)
+        with Runtime() as rt:
+            return steps.summarize_run(rt, list(shard_list), polled, fetched, indexed)
 
     @task(outlets=[ARTICLES])
     def publish(totals: dict) -> int:
@@ -126,11 +127,15 @@ def newswatch_poll():
     @task(trigger_rule=TriggerRule.ALL_DONE)
     def prune_staging() -> dict:
         # after indexing, whatever happened: indexed batches older than NEWSWATCH_STAGING_KEEP_DAYS go
-        from newswatch import jobs
+        from newswatch import steps
+        from newswatch.runtime import Runtime
 
-        return jobs.prune_staging(staging=_staging())
+        with Runtime() as rt:
+            result = steps.prune_staging(rt)
+        return {"deleted": len(result["deleted"]), "kept_unindexed": len(result["kept"]),
+                "keep_days": result["keep_days"]}
 
-    @task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
+    @task(trigger_rule=TriggerRule.ONE_FAILED, retry_delay=timedelta(seconds=1), retry_exponential_backoff=False)
     def fail_run_if_a_task_failed() -> None:
         # Downstream of every task and a leaf: the run shows failed when any shard failed, even though the
         # healthy shards were indexed and published. Skipped when nothing failed.

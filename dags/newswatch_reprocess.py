@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import dag, task
 
-default_args = {"owner": "newswatch", "retries": 1, "retry_delay": timedelta(minutes=1)}
+default_args = {"owner": "newswatch", "retries": 2, "retry_delay": timedelta(minutes=1)}
 
 
 @dag(
@@ -29,9 +29,14 @@ default_args = {"owner": "newswatch", "retries": 1, "retry_delay": timedelta(min
 def newswatch_reprocess():
     @task
     def reprocess(params=None) -> dict:
-        from newswatch import jobs
+        import logging
 
-        return jobs.reprocess(list(params["ids"]) if params and params.get("ids") else None)
+        from newswatch import steps
+        from newswatch.runtime import Runtime
+
+        ids = list(params["ids"]) if params and params.get("ids") else None
+        with Runtime() as rt:
+            return steps.reprocess(rt, ids, on_progress=lambda t: logging.getLogger("newswatch").info("%s", t))
 
     reprocess()
 

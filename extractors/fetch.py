@@ -4,14 +4,17 @@
 
 * only ``http``/``https`` URLs with a host (``javascript:``, ``data:``, ``file:`` … are refused);
 * the SSRF guard: the host is resolved and every address must be public, unless it lies in one of the
-  ``allowed_networks``; the same check runs again inside the connection itself (``GuardedBackend``), so a
-  DNS answer that changes between check and connect cannot slip through;
+  ``allowed_networks`` (a network on every port, or on one port only); the same check runs again inside
+  the connection itself (``GuardedBackend``), so a DNS answer that changes between check and connect
+  cannot slip through;
 * connect / read / total time limits; the total limit bounds every socket read of the request, so a server
   that drips its headers or its body one byte a second stops at the total limit;
 * a body cap counted on the *decompressed* stream, decoded here in bounded steps (64 KB of output at a
   time, for each of nested encodings), so gzip and deflate bombs stop at the cap and never fill memory;
 * a redirect limit, with loops detected, each hop checked like the first;
-* conditional GET (``If-None-Match`` / ``If-Modified-Since``) and ``Retry-After`` on 429/503.
+* conditional GET (``If-None-Match`` / ``If-Modified-Since``) and ``Retry-After`` on 429/503;
+* content types checked before the body is read: pages against an accept-list, feeds against a deny-list
+  of what clearly is no feed (feeds are served under every label, so for them the bytes decide).
 
 Download is kept apart from parsing and extraction: those work on the bytes returned here.
 """
@@ -19,6 +22,7 @@ Download is kept apart from parsing and extraction: those work on the bytes retu
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import threading
 import time
@@ -26,7 +30,7 @@ import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import urljoin, urlsplit
 
 import httpcore
@@ -50,18 +54,64 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 DEFAULT_USER_AGENT = "newswatch/0.1 (+https://github.com/newswatch/newswatch; news monitoring)"
 
-FEED_CONTENT_TYPES = (
-    "application/rss+xml",
-    "application/atom+xml",
-    "application/rdf+xml",
-    "application/xml",
-    "text/xml",
-    "application/feed+json",
-    "application/json",
-    "text/html",  # many feeds are mislabelled; the feed parser decides
-    "text/plain",
-    "application/octet-stream",
+
+class PreferredTypes(tuple[str, ...]):
+    """Content types to *ask for* (the Accept header) that do not restrict what is taken.
+
+    Passed as ``fetch(accept=...)`` it fills the Accept header only; a response of any other type still
+    comes through, unless it matches ``refuse`` (checked before the body is read). Feeds need this: they
+    are served as ``application/x-rss+xml``, ``text/plain``, ``application/octet-stream`` and worse, and
+    only their bytes (``extractors.feeds.parse_feed``) can tell a feed from an HTML page or noise. It is a
+    tuple so that code treating it as the plain list of types keeps working; note that tuple operations
+    (``+``, slicing) return plain tuples, i.e. strict accept-lists: build variants with ``PreferredTypes``.
+    """
+
+    refuse: tuple[str, ...]
+
+    def __new__(cls, types: Iterable[str], *, refuse: Iterable[str] = ()) -> PreferredTypes:
+        self = super().__new__(cls, tuple(types))
+        self.refuse = tuple(refuse)
+        return self
+
+
+# Types (prefixes, lower case) that are clearly no feed: refused before their body is downloaded.
+FEED_REFUSED_TYPES = (
+    "image/",
+    "audio/",
+    "video/",
+    "font/",
+    "model/",
+    "application/pdf",
+    "application/postscript",
+    "application/zip",
+    "application/gzip",
+    "application/x-gzip",
+    "application/x-tar",
+    "application/x-bzip",  # and x-bzip2
+    "application/x-xz",
+    "application/zstd",
+    "application/x-7z-compressed",
+    "application/x-rar",  # and x-rar-compressed
+    "application/vnd.rar",
+    "application/java-archive",
+    "application/vnd.android.package-archive",
+    "application/x-msdownload",
+    "application/x-apple-diskimage",
+    "application/x-iso9660-image",
+    "application/x-shockwave-flash",
+    "application/wasm",
+    "application/msword",
+    "application/vnd.ms-",  # Office formats
+    "application/vnd.openxmlformats-",
+    "application/vnd.oasis.opendocument.",
 )
+# What a feed fetch asks for; anything else is still taken unless FEED_REFUSED_TYPES names it. JSON Feed
+# is not asked for: feedparser 6 cannot parse it, so a server negotiating content should not pick it.
+FEED_CONTENT_TYPES = PreferredTypes(
+    ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/xml", "text/xml"),
+    refuse=FEED_REFUSED_TYPES,
+)
+# Pages are an accept-list: the extractor only reads HTML, so anything else is refused unread.
 PAGE_CONTENT_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
 
 # Cloud metadata endpoints are link-local already, but named here so the intent is explicit.
@@ -70,25 +120,101 @@ METADATA_ADDRESSES = frozenset(
 )
 
 
-def parse_networks(spec: str | Iterable[str] | None) -> tuple[IPNetwork, ...]:
-    """Parse ``"127.0.0.1/32, 10.1.0.0/16"`` (or a list of CIDRs) into networks; empty means none."""
+@dataclass(frozen=True)
+class AllowedNetwork:
+    """One entry of ``allowed_networks``: a network the SSRF guard opens, on every port or on one.
+
+    A port matters because allowing a host for one service (a local demo site on 127.0.0.1:8765) must not
+    open its other services (Elasticsearch on 127.0.0.1:9200) to links found in feeds.
+    """
+
+    network: IPNetwork
+    port: int | None = None  # None: every port
+
+    def allows(self, ip: IPAddress, port: int | None) -> bool:
+        """Whether this entry covers ``ip`` on ``port``; a port-scoped entry never covers an unknown port."""
+        if ip.version != self.network.version or ip not in self.network:
+            return False
+        return self.port is None or self.port == port
+
+    def __str__(self) -> str:
+        if self.port is None:
+            return str(self.network)
+        net = str(self.network)
+        return f"[{net}]:{self.port}" if self.network.version == 6 else f"{net}:{self.port}"
+
+
+# What ``allowed_networks`` may hold: entries from ``parse_networks``, or bare networks (every port), as
+# before ports existed.
+AllowedEntry: TypeAlias = AllowedNetwork | IPNetwork
+
+_BRACKETED = re.compile(r"\[(?P<net>[^\]]*)\](?::(?P<port>[^:]*))?")
+
+
+def _parse_network_entry(entry: str) -> AllowedNetwork:
+    """One ``CIDR``, ``IP``, ``CIDR:port``, ``IP:port``, ``[IPv6]``, ``[IPv6]:port`` or ``[IPv6/len]:port``.
+
+    An IPv6 network with a port needs brackets: ``fe80::1:8080`` is itself an IPv6 address.
+    """
+    def invalid(why: str) -> ValueError:
+        return ValueError(f"allowed network entry {entry!r}: {why} "
+                          "(expected CIDR, IP, CIDR:port, IP:port or [IPv6]:port)")
+
+    bracketed = _BRACKETED.fullmatch(entry)
+    port_text: str | None
+    if bracketed:
+        net_text, port_text = bracketed["net"], bracketed["port"]
+    elif entry.startswith("["):
+        raise invalid("unbalanced '['")
+    elif entry.count(":") == 1:  # IPv4 (or IPv4 CIDR) with a port; IPv6 has at least two colons
+        net_text, _, port_text = entry.partition(":")
+    else:
+        net_text, port_text = entry, None
+    try:
+        network = ipaddress.ip_network(net_text.strip(), strict=False)
+    except ValueError as exc:
+        raise invalid(str(exc)) from None
+    if port_text is None:
+        return AllowedNetwork(network)
+    port_text = port_text.strip()
+    if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
+        raise invalid(f"port {port_text!r} is not a number from 1 to 65535")
+    return AllowedNetwork(network, int(port_text))
+
+
+def parse_networks(spec: str | Iterable[str] | None) -> tuple[AllowedNetwork, ...]:
+    """Parse ``"127.0.0.0/8, 10.1.0.0/16:443, 192.0.2.7:8765, [::1]:8765"`` (or a list) into entries.
+
+    A bare CIDR or IP opens that network on every port (as before ports were supported); with ``:port``
+    only that port. Empty means none. An invalid entry raises ``ValueError`` naming it, so a typo in the
+    settings stops the run instead of silently opening or closing a network.
+    """
     if not spec:
         return ()
     parts = spec.split(",") if isinstance(spec, str) else list(spec)
-    return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in parts if p.strip())
+    return tuple(_parse_network_entry(p.strip()) for p in parts if p.strip())
 
 
-def is_address_allowed(address: str | IPAddress, allowed_networks: Sequence[IPNetwork] = ()) -> bool:
-    """Decide whether newswatch may connect to ``address``.
+def _entry_allows(entry: AllowedEntry, ip: IPAddress, port: int | None) -> bool:
+    if isinstance(entry, AllowedNetwork):
+        return entry.allows(ip, port)
+    return entry.version == ip.version and ip in entry
+
+
+def is_address_allowed(
+    address: str | IPAddress, allowed_networks: Iterable[AllowedEntry] = (), *, port: int | None = None
+) -> bool:
+    """Decide whether newswatch may connect to ``address`` (on ``port``, when the caller knows it).
 
     Public unicast addresses are allowed. Loopback, private, link-local, CGNAT, multicast, reserved,
-    unspecified and cloud-metadata addresses are refused unless an allowed network contains them. This is
-    a pure function so the policy can be tested on any address without connecting to it.
+    unspecified and cloud-metadata addresses are refused unless an allowed entry covers them: a bare
+    network on any port, a port-scoped entry only on its port (so never when ``port`` is None). This is a
+    pure function so the policy can be tested on any address without connecting to it.
     """
     ip = ipaddress.ip_address(address) if isinstance(address, str) else address
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    if any(ip in net for net in allowed_networks if net.version == ip.version):
+    if any(_entry_allows(entry, ip, port) for entry in allowed_networks):
         return True
     if ip in METADATA_ADDRESSES:
         return False
@@ -112,8 +238,8 @@ def check_url(url: str) -> tuple[str, str, int]:
     return scheme, parts.hostname, port or (443 if scheme == "https" else 80)
 
 
-def resolve_allowed(host: str, port: int, allowed_networks: Sequence[IPNetwork]) -> list[str]:
-    """Resolve ``host`` and return its addresses, refusing the host if any address is not allowed.
+def resolve_allowed(host: str, port: int, allowed_networks: Sequence[AllowedEntry]) -> list[str]:
+    """Resolve ``host`` and return its addresses, refusing the host if any address is not allowed on ``port``.
 
     Refusing when *any* address is bad (not only all) stops tricks that mix a public and a private record.
     """
@@ -123,8 +249,8 @@ def resolve_allowed(host: str, port: int, allowed_networks: Sequence[IPNetwork])
         raise ConnectError(f"cannot resolve {host}: {exc}") from None
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     for address in addresses:
-        if not is_address_allowed(address.split("%")[0], allowed_networks):
-            raise BlockedAddress(f"{host} resolves to refused address {address}")
+        if not is_address_allowed(address.split("%")[0], allowed_networks, port=port):
+            raise BlockedAddress(f"{host} resolves to refused address {address} (port {port})")
     return addresses
 
 
@@ -176,7 +302,7 @@ class GuardedBackend(httpcore.SyncBackend):
     Its streams also enforce the total time limit of the fetch in progress (see ``_DeadlineStream``).
     """
 
-    def __init__(self, allowed_networks: Sequence[IPNetwork]) -> None:
+    def __init__(self, allowed_networks: Sequence[AllowedEntry]) -> None:
         self.allowed_networks = tuple(allowed_networks)
 
     def connect_tcp(
@@ -202,7 +328,7 @@ class FetchPolicy:
     max_bytes: int = 5 * 1024 * 1024
     max_redirects: int = 5
     user_agent: str = DEFAULT_USER_AGENT
-    allowed_networks: tuple[IPNetwork, ...] = ()
+    allowed_networks: tuple[AllowedEntry, ...] = ()  # parse_networks() entries, or bare networks
 
 
 @dataclass
@@ -239,7 +365,7 @@ def make_client(policy: FetchPolicy, *, transport: httpx.BaseTransport | None = 
     if transport is None:
         guarded = httpx.HTTPTransport(retries=0)
         # httpx has no public hook for the network backend; the pool attribute is stable since 0.18.
-        guarded._pool._network_backend = GuardedBackend(policy.allowed_networks)  # type: ignore[attr-defined]
+        guarded._pool._network_backend = GuardedBackend(policy.allowed_networks)
         transport = guarded
     return httpx.Client(
         transport=transport,
@@ -273,11 +399,15 @@ def fetch(
     last_modified: str | None = None,
     accept: Sequence[str] | None = None,
     check_addresses: bool = True,
+    refuse: Sequence[str] | None = None,
 ) -> FetchResult:
     """GET ``url`` within ``policy``; return the bytes or raise a ``FetchError`` subclass.
 
-    ``accept`` lists acceptable content types (prefixes); a response of another type raises
-    ``UnsupportedContentType`` before its body is read. ``check_addresses`` resolves each hop's host and
+    ``accept`` lists acceptable content types (prefixes) and fills the Accept header; a response of
+    another type raises ``UnsupportedContentType`` before its body is read. ``refuse`` lists types
+    (prefixes) refused the same way whatever ``accept`` says. A ``PreferredTypes`` ``accept`` (such as
+    ``FEED_CONTENT_TYPES``) only fills the Accept header and brings its own ``refuse`` list (used when
+    ``refuse`` is None): every type is taken but those. ``check_addresses`` resolves each hop's host and
     applies the SSRF guard up front (the socket-level guard in ``make_client`` applies regardless); tests
     with a mock transport turn it off.
     """
@@ -290,12 +420,34 @@ def fetch(
         headers["If-Modified-Since"] = last_modified
     if accept:
         headers["Accept"] = ", ".join(accept) + ", */*;q=0.1"
+    types = _TypeCheck.of(accept, refuse)
     previous = getattr(_deadline, "value", None)
     _deadline.value = deadline
     try:
-        return _follow(client, url, policy, headers, accept, deadline, started, check_addresses)
+        return _follow(client, url, policy, headers, types, deadline, started, check_addresses)
     finally:
         _deadline.value = previous
+
+
+@dataclass(frozen=True)
+class _TypeCheck:
+    """The content-type decision of one fetch: an optional accept-list and a deny-list, both prefixes."""
+
+    accept: tuple[str, ...] | None
+    refuse: tuple[str, ...]
+
+    @classmethod
+    def of(cls, accept: Sequence[str] | None, refuse: Sequence[str] | None) -> _TypeCheck:
+        if isinstance(accept, PreferredTypes):
+            return cls(None, tuple(refuse if refuse is not None else accept.refuse))
+        return cls(tuple(accept) if accept else None, tuple(refuse or ()))
+
+    def check(self, ctype: str, url: str) -> None:
+        """Raise ``UnsupportedContentType`` for a refused ``ctype`` (lower case, no parameters)."""
+        if not ctype:
+            return  # no label: the bytes decide
+        if ctype.startswith(self.refuse) or (self.accept is not None and not ctype.startswith(self.accept)):
+            raise UnsupportedContentType(f"content type {ctype}", url=url)
 
 
 def _follow(
@@ -303,7 +455,7 @@ def _follow(
     url: str,
     policy: FetchPolicy,
     headers: dict[str, str],
-    accept: Sequence[str] | None,
+    types: _TypeCheck,
     deadline: float,
     started: float,
     check_addresses: bool,
@@ -315,8 +467,8 @@ def _follow(
         if check_addresses:
             try:
                 ipaddress.ip_address(host)
-                if not is_address_allowed(host, policy.allowed_networks):
-                    raise BlockedAddress(f"refused address {host}", url=current)
+                if not is_address_allowed(host, policy.allowed_networks, port=port):
+                    raise BlockedAddress(f"refused address {host} (port {port})", url=current)
             except ValueError:
                 try:
                     resolve_allowed(host, port, policy.allowed_networks)
@@ -326,7 +478,7 @@ def _follow(
         if current in seen:
             raise TooManyRedirects(f"redirect loop at {current}", url=url)
         seen.append(current)
-        result = _fetch_one(client, current, policy, headers, accept, deadline)
+        result = _fetch_one(client, current, policy, headers, types, deadline)
         if isinstance(result, str):  # a redirect target
             if len(seen) > policy.max_redirects:
                 raise TooManyRedirects(f"more than {policy.max_redirects} redirects", url=url)
@@ -343,7 +495,7 @@ def _fetch_one(
     url: str,
     policy: FetchPolicy,
     headers: dict[str, str],
-    accept: Sequence[str] | None,
+    types: _TypeCheck,
     deadline: float,
 ) -> FetchResult | str:
     try:
@@ -352,7 +504,7 @@ def _fetch_one(
                 location = response.headers.get("location")
                 if not location:
                     raise HTTPStatusError("redirect without Location", url=url, status=response.status_code)
-                return urljoin(url, location)
+                return urljoin(url, str(location))
             status = response.status_code
             if status == 304:
                 return FetchResult(url, url, status, b"", dict(response.headers), not_modified=True)
@@ -361,9 +513,7 @@ def _fetch_one(
                 raise RateLimited(f"HTTP {status}", url=url, status=status, retry_after=retry_after)
             if status >= 400:
                 raise HTTPStatusError(f"HTTP {status}", url=url, status=status)
-            ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
-            if accept and ctype and not any(ctype.startswith(a) for a in accept):
-                raise UnsupportedContentType(f"content type {ctype}", url=url)
+            types.check(response.headers.get("content-type", "").split(";")[0].strip().lower(), url)
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > policy.max_bytes:
                 raise ResponseTooLarge(f"declared {declared} bytes > {policy.max_bytes}", url=url)

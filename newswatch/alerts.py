@@ -117,17 +117,6 @@ def build_message(story: dict[str, Any], recipients: Sequence[str], settings: Se
     return msg
 
 
-def smtp_connect(settings: Settings) -> smtplib.SMTP:
-    """An SMTP connection per the settings (STARTTLS and login only when configured)."""
-    s = settings.smtp
-    conn = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
-    if s.starttls:
-        conn.starttls()
-    if s.username and s.password:
-        conn.login(s.username, s.password.get_secret_value())
-    return conn
-
-
 @retry(retry=retry_if_exception_type((smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected, ConnectionError,
                                        TimeoutError)),
        stop=stop_after_attempt(3), wait=wait_exponential(multiplier=0.5, max=5), reraise=True)
@@ -137,13 +126,19 @@ def _connect(smtp_factory: Callable[[], smtplib.SMTP]) -> smtplib.SMTP:
 
 
 def _send(smtp_factory: Callable[[], smtplib.SMTP], msg: Message) -> None:
-    conn = _connect(smtp_factory)
+    """Send one message; any failure is an ``AlertError`` naming what failed (its cause chained)."""
+    try:
+        conn = _connect(smtp_factory)
+    except (smtplib.SMTPException, OSError) as exc:
+        raise AlertError(f"cannot connect to the SMTP server: {type(exc).__name__}: {exc}") from exc
     try:
         conn.send_message(msg)
+    except (smtplib.SMTPException, OSError) as exc:
+        raise AlertError(f"the SMTP server did not take the message: {type(exc).__name__}: {exc}") from exc
     finally:
         try:
             conn.quit()
-        except smtplib.SMTPException:
+        except (smtplib.SMTPException, OSError):
             conn.close()
 
 
@@ -176,12 +171,12 @@ def send_alerts(
             continue
         try:
             _send(smtp_factory, build_message(story, to, settings, topic=topic.name, topic_title=topic.title))
-        except Exception as exc:
-            err = AlertError(f"sending story {story['story_id']}: {exc}")
-            es.update(index=alert_index, id=doc_id, doc={"status": "failed", "error": str(err)[:500]}, refresh=True)
+        except AlertError as exc:
+            es.update(index=alert_index, id=doc_id, doc={"status": "failed", "error": str(exc)[:500],
+                                                          "error_class": exc.error_class}, refresh=True)
             summary["failed"] += 1
             summary["errors"][classify(exc)] = summary["errors"].get(classify(exc), 0) + 1
-            log.error("alert for story %s failed: %s", story["story_id"], err)
+            log.error("alert for story %s failed: %s", story["story_id"], exc)
             continue
         es.update(index=alert_index, id=doc_id, doc={"status": "sent", "sent_at": datetime.now(UTC).isoformat()},
                   refresh=True)

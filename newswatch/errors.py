@@ -1,20 +1,35 @@
-"""The one error tree of newswatch (fetch, feed and extraction errors come from ``extractors``).
-
-::
+"""The one error tree of newswatch, drawn once (here); ``tests/unit/test_errors.py`` checks the drawing
+against the classes. The fetch, feed and extraction half lives in ``extractors.errors`` (a leaf package
+that imports nothing of ours) and is re-exported here, so one import serves everybody::
 
     NewswatchError
-    ├── FetchError ── BlockedURL, BlockedAddress, RobotsDisallowed, ConnectError, FetchTimeout,
-    │                 TooManyRedirects, ResponseTooLarge, UnsupportedContentType,
-    │                 HTTPStatusError ── RateLimited
-    ├── FeedError ── NotAFeed, FeedSyntaxError, UnsafeFeed
-    ├── ExtractionError ── NotHTML, NoArticleBody
-    ├── ConfigError        invalid YAML, unknown keys, bad settings
-    ├── IndexingError      Elasticsearch refused documents (carries the per-document errors)
-    ├── AlertError         an alert email could not be sent
-    └── ServiceError       a local service (Elasticsearch, SMTP sink, Airflow) could not be started
+    ├── FetchError                 could not get usable bytes for a URL
+    │   ├── BlockedURL             scheme or form we refuse (javascript:, data:, file:, no host …)
+    │   ├── BlockedAddress         resolves to a refused network (loopback, private, metadata …)
+    │   ├── RobotsDisallowed       robots.txt forbids the page
+    │   ├── ConnectError           DNS failure, refused or reset connection
+    │   ├── FetchTimeout           connect/read/total time limit hit (incl. servers that drip bytes)
+    │   ├── TooManyRedirects       redirect limit or loop
+    │   ├── ResponseTooLarge       body over the cap, counted after decompression (gzip bombs)
+    │   ├── UnsupportedContentType PDF, image, … where HTML or a feed was expected
+    │   └── HTTPStatusError        4xx/5xx
+    │       └── RateLimited        429/503, carries ``retry_after`` seconds when the server said
+    ├── FeedError                  bytes that are not a usable feed
+    │   ├── NotAFeed               HTML or other markup served as a feed, or empty/binary bodies
+    │   ├── FeedSyntaxError        malformed XML with no entries recovered
+    │   └── UnsafeFeed             DTD entity declarations (entity bombs, external entities)
+    ├── ExtractionError            a page without an article body
+    │   ├── NotHTML                bytes that are not an HTML document
+    │   └── NoArticleBody          HTML in which no body text was found
+    ├── ConfigError                invalid YAML, unknown keys, bad settings (names the file and key)
+    ├── StagingError               a staged batch could not be written or read, or its id is invalid
+    ├── IndexingError              Elasticsearch refused documents (carries the per-document errors)
+    ├── SearchError                a query or its options are invalid, or the indices are missing
+    ├── AlertError                 an alert email could not be sent
+    └── ServiceError               a service (Elasticsearch, SMTP sink, Airflow) could not be reached/started
 
 Every error has ``error_class`` (its class name): the stable name recorded in feed health, CLI JSON and
-run summaries.
+run summaries. Callers catch classes, never message text.
 """
 
 from __future__ import annotations
@@ -47,7 +62,7 @@ __all__ = [
     "AlertError", "BlockedAddress", "BlockedURL", "ConfigError", "ConnectError", "ExtractionError",
     "FeedError", "FeedSyntaxError", "FetchError", "FetchTimeout", "HTTPStatusError", "IndexingError",
     "NewswatchError", "NoArticleBody", "NotAFeed", "NotHTML", "RateLimited", "ResponseTooLarge",
-    "RobotsDisallowed", "ServiceError", "TooManyRedirects", "UnsafeFeed", "UnsupportedContentType",
+    "RobotsDisallowed", "SearchError", "ServiceError", "StagingError", "TooManyRedirects", "UnsafeFeed", "UnsupportedContentType",
     "classify",
 ]
 
@@ -62,6 +77,14 @@ class IndexingError(NewswatchError):
     def __init__(self, message: str, failures: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
         self.failures = failures or []
+
+
+class StagingError(NewswatchError):
+    """A staged batch could not be written or read, or a batch id is not a plain folder name."""
+
+
+class SearchError(NewswatchError):
+    """A query or its options are invalid, or the indices it reads do not exist yet."""
 
 
 class AlertError(NewswatchError):

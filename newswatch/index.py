@@ -8,44 +8,28 @@ same code runs on the bare integration-test distribution and on a secured produc
 
 from __future__ import annotations
 
-import base64
-import gzip
-import hashlib
 import json
 import logging
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable, Iterator, Sequence
 from importlib import resources
 from typing import Any
 
 from elasticsearch import BadRequestError, Elasticsearch, NotFoundError, helpers
 
-from newswatch.errors import IndexingError
+from newswatch.errors import IndexingError, SearchError
+from newswatch.records import Page, doc_id
 from newswatch.settings import Settings
 
 log = logging.getLogger(__name__)
 
-KINDS = ("articles", "feeds", "alerts", "pages")
+KINDS = ("articles", "feeds", "feedhealth", "alerts", "pages")
 
-
-def doc_id(url: str) -> str:
-    """Stable document id for a canonical URL (40 hex chars)."""
-    return hashlib.sha1(url.encode("utf-8")).hexdigest()
+__all__ = ["KINDS", "bulk_upsert", "doc_id", "ensure_indices", "existing_ids", "index_name",
+           "iter_pages", "known_article_ids", "require_indices", "store_pages", "template_body"]
 
 
 def index_name(settings: Settings, kind: str) -> str:
     return f"{settings.es.index_prefix}-{kind}"
-
-
-def make_es(settings: Settings, **kwargs: Any) -> Elasticsearch:
-    """The Elasticsearch client for ``settings`` (auth only when configured)."""
-    opts: dict[str, Any] = {"request_timeout": 30, "retry_on_timeout": True, "max_retries": 3}
-    if settings.es.api_key:
-        opts["api_key"] = settings.es.api_key.get_secret_value()
-    elif settings.es.username and settings.es.password:
-        opts["basic_auth"] = (settings.es.username, settings.es.password.get_secret_value())
-    opts.update(kwargs)
-    return Elasticsearch(settings.es.url, **opts)
 
 
 def template_body(kind: str) -> dict[str, Any]:
@@ -71,8 +55,8 @@ def ensure_indices(es: Elasticsearch, settings: Settings) -> list[str]:
             try:
                 es.indices.create(index=name)
                 created.append(name)
-            except Exception as exc:  # another worker created it first
-                if "resource_already_exists" not in str(exc):
+            except BadRequestError:
+                if not es.indices.exists(index=name):  # not a worker that created it first: a real refusal
                     raise
         else:
             # new fields of a newer release are added in place; a changed type needs a reindex
@@ -84,12 +68,38 @@ def ensure_indices(es: Elasticsearch, settings: Settings) -> list[str]:
     return created
 
 
+def require_indices(es: Elasticsearch, settings: Settings, kinds: Sequence[str] = ("articles",)) -> None:
+    """Read-only commands never create anything: they say what to run when the indices are missing."""
+    missing = [index_name(settings, k) for k in kinds if not es.indices.exists(index=index_name(settings, k))]
+    if missing:
+        raise SearchError(f"no index {', '.join(missing)} on {settings.es.url}: run `newswatch init` "
+                          "(or a poll) first")
+
+
 def existing_ids(es: Elasticsearch, index: str, ids: Sequence[str]) -> set[str]:
     """Which of ``ids`` already exist in ``index`` (one mget, no sources)."""
     if not ids:
         return set()
     resp = es.mget(index=index, ids=list(ids), source=False)
     return {d["_id"] for d in resp["docs"] if d.get("found")}
+
+
+def known_article_ids(es: Elasticsearch, settings: Settings, ids: Sequence[str]) -> set[str]:
+    """Which of ``ids`` (ids of feed links) are indexed: as an article's own id, or among the ``link_ids``
+    of an article whose canonical URL differs from the link (http vs https, ``www.``, redirectors)."""
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return set()
+    index = index_name(settings, "articles")
+    found = existing_ids(es, index, ids)
+    rest = [i for i in ids if i not in found]
+    for start in range(0, len(rest), 1000):
+        chunk = rest[start:start + 1000]
+        resp = es.search(index=index, size=len(chunk), query={"terms": {"link_ids": chunk}},
+                         source_includes=["link_ids"])
+        for hit in resp["hits"]["hits"]:
+            found.update(set(hit["_source"].get("link_ids") or []) & set(chunk))
+    return found
 
 
 def bulk_upsert(es: Elasticsearch, index: str, docs: Iterable[tuple[str, dict[str, Any]]], *,
@@ -120,18 +130,6 @@ def bulk_upsert(es: Elasticsearch, index: str, docs: Iterable[tuple[str, dict[st
     return counts
 
 
-def feed_rows(es: Elasticsearch, settings: Settings, fields: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """The feed-state documents, by URL: what ``feeds status`` and run summaries show.
-
-    Extraction counters read 0 until a page of the feed was fetched; the batch ids behind them are internal.
-    """
-    resp = es.search(index=index_name(settings, "feeds"), size=10000, sort=[{"url": "asc"}],
-                     source_includes=list(fields) if fields else None)
-    defaults = {"articles_ok": 0, "articles_failed": 0, "body_chars_total": 0}
-    return [{**{k: v for k, v in defaults.items() if not fields or k in fields},
-             **{k: v for k, v in h["_source"].items() if k != "health_batches"}} for h in resp["hits"]["hits"]]
-
-
 def get_doc(es: Elasticsearch, index: str, id_: str) -> dict[str, Any] | None:
     try:
         source: dict[str, Any] = es.get(index=index, id=id_)["_source"]
@@ -140,35 +138,17 @@ def get_doc(es: Elasticsearch, index: str, id_: str) -> dict[str, Any] | None:
         return None
 
 
-def store_pages(es: Elasticsearch, settings: Settings, pages: Iterable[dict[str, Any]]) -> dict[str, int]:
+def store_pages(es: Elasticsearch, settings: Settings, pages: Iterable[Page]) -> dict[str, int]:
     """Keep raw HTML (gzip, base64) keyed by the article id, for re-extraction without refetching."""
-    now = datetime.now(UTC).isoformat()
-
-    def docs() -> Iterable[tuple[str, dict[str, Any]]]:
-        for page in pages:
-            html: bytes = page["html"]
-            yield page["id"], {
-                "url": page["url"],
-                "fetched_url": page.get("fetched_url"),
-                "feed_url": page.get("feed_url"),
-                "fetched_at": page.get("fetched_at", now),
-                "content_type": page.get("content_type"),
-                "html_gz": base64.b64encode(gzip.compress(html, compresslevel=6)).decode("ascii"),
-                "bytes": len(html),
-            }
-
-    return bulk_upsert(es, index_name(settings, "pages"), docs())
+    return bulk_upsert(es, index_name(settings, "pages"), ((p.id, p.doc()) for p in pages))
 
 
-def iter_pages(es: Elasticsearch, settings: Settings, ids: Sequence[str] | None = None) -> Iterable[dict[str, Any]]:
-    """Stored pages with their HTML decompressed (all pages, or the given ids)."""
+def iter_pages(es: Elasticsearch, settings: Settings, ids: Sequence[str] | None = None) -> Iterator[Page]:
+    """Stored pages (all, or the given ids), streamed."""
     index = index_name(settings, "pages")
     query: dict[str, Any] = {"ids": {"values": list(ids)}} if ids else {"match_all": {}}
     for hit in helpers.scan(es, index=index, query={"query": query}, size=200):
-        src = hit["_source"]
-        src["id"] = hit["_id"]
-        src["html"] = gzip.decompress(base64.b64decode(src.pop("html_gz")))
-        yield src
+        yield Page.model_validate({**hit["_source"], "id": hit["_id"]})
 
 
 def drop_indices(es: Elasticsearch, settings: Settings) -> None:
@@ -178,3 +158,20 @@ def drop_indices(es: Elasticsearch, settings: Settings) -> None:
         es.indices.delete(index=name, ignore_unavailable=True)
         if es.indices.exists_index_template(name=f"{name}-template"):
             es.indices.delete_index_template(name=f"{name}-template")
+
+
+def add_link_ids(es: Elasticsearch, settings: Settings, links: dict[str, Sequence[str]]) -> int:
+    """Add feed-link ids to stored articles' ``link_ids`` (a union; articles that are gone are skipped)."""
+    links = {i: v for i, v in links.items() if v}
+    if not links:
+        return 0
+    name = index_name(settings, "articles")
+    resp = es.mget(index=name, ids=list(links), source=["link_ids"])
+    docs = []
+    for d in resp["docs"]:
+        if d.get("found"):
+            have = set(d["_source"].get("link_ids") or [])
+            union = have | set(links[d["_id"]])
+            if union != have:
+                docs.append((d["_id"], {"link_ids": sorted(union)}))
+    return sum(bulk_upsert(es, name, docs, partial=True).values()) if docs else 0

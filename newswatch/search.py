@@ -106,3 +106,13 @@ def list_stories(es: Elasticsearch, settings: Settings, query: str | None = None
                     "levels": {lv["key"]: lv["doc_count"] for lv in b["levels"]["buckets"]},
                     "title": lead.get("title"), "url": lead.get("url")})
     return out
+
+
+def claims_timeline(es: Elasticsearch, settings: Settings, *, size: int = 1000) -> list[dict[str, Any]]:
+    """Reported troop numbers over time (date, number, who said it, article), from articles with claims."""
+    from newswatch.tagging import build_claims_timeline
+
+    resp = es.search(index=index.index_name(settings, "articles"), size=size,
+                     query={"nested": {"path": "claims", "query": {"exists": {"field": "claims.count"}}}},
+                     source_includes=["id", "published", "title", "url", "claims"], sort=[{"published": "asc"}])
+    return build_claims_timeline({**h["_source"], "id": h["_id"]} for h in resp["hits"]["hits"])

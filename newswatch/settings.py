@@ -9,11 +9,36 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+
+def _project_dir() -> Path | None:
+    """The folder whose ``config/`` and ``var/`` are the defaults: the working directory when it holds a
+    ``config/topics`` folder, else the source checkout this package runs from (never site-packages)."""
+    cwd = Path.cwd()
+    if (cwd / "config" / "topics").is_dir():
+        return cwd
+    checkout = Path(__file__).resolve().parents[1]
+    if "site-packages" not in checkout.parts and (checkout / "config" / "topics").is_dir():
+        return checkout
+    return None
+
+
+def _xdg(var: str, fallback: str) -> Path:
+    return Path(os.environ.get(var) or Path.home() / fallback) / "newswatch"
+
+
+def _default_config_dir() -> Path:
+    project = _project_dir()
+    return project / "config" if project else _xdg("XDG_CONFIG_HOME", ".config")
+
+
+def _default_var_dir() -> Path:
+    project = _project_dir()
+    return project / "var" if project else _xdg("XDG_STATE_HOME", ".local/state")
 
 
 def _default_cache_dir() -> Path:
@@ -70,10 +95,10 @@ class Settings(BaseSettings):
         env_prefix="NEWSWATCH_", env_nested_delimiter="__", extra="ignore", validate_default=True
     )
 
-    config_dir: Path = Field(REPO_ROOT / "config", description="Folder of the YAML config")
+    config_dir: Path = Field(default_factory=_default_config_dir, description="Folder of the YAML config")
     feeds_file: Path | None = Field(None, description="Feeds YAML (default: <config_dir>/feeds.yaml)")
     topic: str = Field("dprk_russia_troops", description="Topic tagged and alerted on")
-    var_dir: Path = Field(REPO_ROOT / "var", description="Run-time files: logs, pids, mail, staging")
+    var_dir: Path = Field(default_factory=_default_var_dir, description="Run-time files: logs, pids, mail, staging")
     cache_dir: Path = Field(default_factory=_default_cache_dir, description="Downloads kept between runs")
     staging_url: str | None = Field(
         None, description="Where batches are staged (path or object-storage URL; default <var_dir>/staging)"
@@ -82,17 +107,21 @@ class Settings(BaseSettings):
         7, gt=0, description="Indexed batches older than this (days) are deleted after each poll run"
     )
     allowed_networks: str = Field("", description="CIDRs the SSRF guard allows, comma-separated")
-    alert_min_level: str = Field("core", description="Lowest tag level that triggers an alert")
+    alert_min_level: Literal["core", "related"] = Field("core", description="Lowest tag level that triggers an alert")
     alert_lookback_days: int = Field(7, description="Only articles indexed this recently can trigger alerts")
     demo_port: int = Field(8765, description="Port of the sample news site")
     airflow_port: int = Field(8080, description="Port of the Airflow UI")
-    es: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)  # type: ignore[arg-type]
-    smtp: SMTPSettings = Field(default_factory=SMTPSettings)  # type: ignore[arg-type]
-    fetch: FetchSettings = Field(default_factory=FetchSettings)  # type: ignore[arg-type]
+    es: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)
+    smtp: SMTPSettings = Field(default_factory=SMTPSettings)
+    fetch: FetchSettings = Field(default_factory=FetchSettings)
 
     @property
     def feeds_path(self) -> Path:
         return self.feeds_file or self.config_dir / "feeds.yaml"
+
+    @property
+    def recipients_path(self) -> Path:
+        return self.config_dir / "recipients.yaml"
 
     @property
     def mail_dir(self) -> Path:

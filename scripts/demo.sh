@@ -28,7 +28,7 @@ echo
 echo "== Alert emails =="
 $NW mail list
 echo
-pw=$(.venv/bin/python -c 'from newswatch.settings import Settings; from newswatch.stack import airflow_password; print(airflow_password(Settings()))')
+pw=$(.venv/bin/python -c 'from newswatch.settings import Settings; from newswatch.localstack.services import airflow_password; print(airflow_password(Settings()))')
 port=${NEWSWATCH_AIRFLOW_PORT:-8080}
 cat <<MSG
 == newswatch is running ($mode, $(( $(date +%s) - start ))s) ==

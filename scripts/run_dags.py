@@ -17,7 +17,7 @@ import httpx
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from newswatch.settings import Settings
-from newswatch.stack import airflow_password
+from newswatch.localstack.services import airflow_password
 
 
 def _transient(exc: BaseException) -> bool:

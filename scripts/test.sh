@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export NEWSWATCH_TEST_ES_URL=${NEWSWATCH_TEST_ES_URL:-http://127.0.0.1:9250}
-was_running=$(.venv/bin/python -c 'import os; from newswatch.settings import Settings, ElasticsearchSettings; from newswatch.stack import es_healthy; print(1 if es_healthy(Settings(es=ElasticsearchSettings(url=os.environ["NEWSWATCH_TEST_ES_URL"]))) else 0)')
+was_running=$(.venv/bin/python -c 'import os; from newswatch.settings import Settings, ElasticsearchSettings; from newswatch.localstack.services import es_healthy; print(1 if es_healthy(Settings(es=ElasticsearchSettings(url=os.environ["NEWSWATCH_TEST_ES_URL"]))) else 0)')
 cleanup() {
   if [ "$was_running" = 0 ]; then
     NEWSWATCH_ES__URL=$NEWSWATCH_TEST_ES_URL .venv/bin/newswatch stack down --services es >/dev/null 2>&1 || true

@@ -23,7 +23,7 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def es_url() -> Iterator[str]:
     """A real Elasticsearch node (started from the Maven Central distribution if none answers)."""
-    from newswatch import stack
+    from newswatch.localstack import services as stack
     from newswatch.settings import ElasticsearchSettings, Settings
 
     url = os.environ.get("NEWSWATCH_TEST_ES_URL", "http://127.0.0.1:9250")
@@ -40,7 +40,7 @@ def es_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def demo_site() -> Iterator[str]:
     """The bundled sample news site on a free loopback port; yields its base URL."""
-    from newswatch.demosite import make_server
+    from newswatch.localstack.demosite import make_server
 
     server = make_server(host="127.0.0.1", port=0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -52,7 +52,7 @@ def demo_site() -> Iterator[str]:
 @pytest.fixture()
 def smtp_sink(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     """A real SMTP server (aiosmtpd) on loopback that keeps messages as .eml files."""
-    from newswatch.mailsink import start_sink
+    from newswatch.localstack.mailsink import start_sink
 
     port = free_port()
     folder = tmp_path / "mail"
@@ -64,7 +64,8 @@ def smtp_sink(tmp_path: Path) -> Iterator[tuple[int, Path]]:
 @pytest.fixture()
 def settings_factory(es_url: str, tmp_path: Path):
     """Settings bound to the test Elasticsearch under a unique index prefix (indices removed afterwards)."""
-    from newswatch.index import drop_indices, make_es
+    from newswatch.clients import make_es
+    from newswatch.index import drop_indices
     from newswatch.settings import ElasticsearchSettings, FetchSettings, Settings, SMTPSettings
 
     prefix = f"nwtest-{uuid.uuid4().hex[:8]}"
@@ -72,12 +73,12 @@ def settings_factory(es_url: str, tmp_path: Path):
 
     def make(**overrides) -> Settings:
         smtp = overrides.pop("smtp_port", 8025)
+        overrides.setdefault("fetch", FetchSettings(min_host_gap=0.0))  # the sample site is ours: no gap
         s = Settings(
             es=ElasticsearchSettings(url=es_url, index_prefix=prefix),
             smtp=SMTPSettings(port=smtp),
             var_dir=tmp_path / "var",
             allowed_networks="127.0.0.1/32",
-            fetch=FetchSettings(min_host_gap=0.0),  # the sample site is ours: no politeness gap needed
             **overrides,
         )
         made.append(s)

@@ -1,7 +1,7 @@
 """Run newswatch_poll with ``dag.test()`` in this process, with chosen tasks failing; print what happened.
 
 Used by ``test_partial_failure.py`` in a subprocess with its own AIRFLOW_HOME. The DAG's wiring, its
-trigger rules and the real ``newswatch.jobs`` functions that shape the shard results are under test; below
+trigger rules and the real ``newswatch.steps`` functions that shape the shard results are under test; below
 them, polling, fetching, indexing and feed health are stand-ins (the real ones are covered against real
 services in tests/integration/). Arguments are scenarios ``FAIL:SHARDS``, run one after the other:
 FAIL is ``poll`` (shard 1's poll fails), ``fetch`` (the last shard's fetch fails), ``index``, ``all`` (every
@@ -18,34 +18,35 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from newswatch import jobs, steps  # noqa: E402
+import newswatch.steps.runs  # noqa: E402
+from newswatch import feedhealth, steps  # noqa: E402
 
 state = {"fail": "none", "shards": 1, "indexed_batches": []}
 
 
-def poll_shard(shard: int, shards: int, batch: str, **_: object) -> dict:
+def poll_shard(rt: object, batch: str, *, shard: int = 0, shards: int = 1, **_: object) -> dict:
     if state["fail"] == "all" or (state["fail"] == "poll" and shard == 1):
         raise RuntimeError("worker lost")
     return {"batch": batch, "shard": shard, "feeds": 2, "polled": 2, "ok": 2, "new_entries": 3,
             "error_classes": {"HTTPStatusError": 1}}
 
 
-def fetch_batch(batch: str, **_: object) -> dict:
+def fetch_batch(rt: object, batch: str, **_: object) -> dict:
     if state["fail"] == "fetch" and batch.endswith(f"s{state['shards'] - 1}"):
         raise RuntimeError("staging unreachable")
     return {"batch": batch, "articles": 3, "failed": 0}
 
 
-def index_batch(settings: object, es: object, staging: object, batches: list[str]) -> dict:
+def index_batches(rt: object, batches: list[str]) -> dict:
     if state["fail"] == "index":
         raise RuntimeError("cluster red")
     state["indexed_batches"] = list(batches)
     return {"indexed": 3 * len(batches), "core": 1, "related": 0, "none": 3 * len(batches) - 1}
 
 
-jobs.poll_shard, jobs.fetch_batch, steps.index_batch = poll_shard, fetch_batch, index_batch
-jobs.feed_health = lambda: []
-jobs.prune_staging = lambda **_: {"deleted": 0}
+steps.poll_shard, steps.fetch_batch, newswatch.steps.runs.index_batches = poll_shard, fetch_batch, index_batches
+feedhealth.feed_rows = lambda *a, **k: []
+steps.prune_staging = lambda rt, keep_days=None: {"deleted": [], "kept": [], "keep_days": 7}
 
 from airflow.dag_processing.dagbag import DagBag  # noqa: E402
 from airflow.models import TaskInstance  # noqa: E402

@@ -1,8 +1,10 @@
-"""DAG integrity: every DAG loads, follows the house rules and parses fast."""
+"""DAG integrity: every DAG loads, follows the house rules and imports nothing heavy at parse time."""
 
 from __future__ import annotations
 
-import time
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,10 +16,7 @@ DAGS = Path(__file__).resolve().parents[2] / "dags"
 def dagbag():
     from airflow.dag_processing.dagbag import DagBag
 
-    started = time.monotonic()
-    bag = DagBag(dag_folder=str(DAGS))
-    bag.parse_seconds = time.monotonic() - started
-    return bag
+    return DagBag(dag_folder=str(DAGS))
 
 
 def test_no_import_errors(dagbag) -> None:
@@ -28,17 +27,31 @@ def test_expected_dags(dagbag) -> None:
     assert set(dagbag.dag_ids) == {"newswatch_poll", "newswatch_alert", "newswatch_reprocess"}
 
 
-@pytest.mark.parametrize("dag_id", ["newswatch_poll", "newswatch_alert", "newswatch_reprocess"])
-def test_house_rules(dagbag, dag_id: str) -> None:
-    dag = dagbag.dags.get(dag_id)
-    assert dag_id.startswith("newswatch_")
-    assert "newswatch" in dag.tags
-    assert dag.doc_md and dag_id in dag.doc_md
-    assert not dag.catchup and dag.max_active_runs == 1
-    for t in dag.tasks:
-        # the watcher only turns a failure upstream into a failed run: retrying it would only wait
-        assert t.retries >= 1 or t.task_id == "fail_run_if_a_task_failed", f"{dag_id}.{t.task_id} has no retries"
-        assert t.owner == "newswatch"
+def test_house_rules(dagbag) -> None:
+    """Every DAG the bag loaded (not a list written here): prefix, tags, docs, no catchup, owner, retries."""
+    assert dagbag.dags
+    for dag_id, dag in dagbag.dags.items():
+        assert dag_id.startswith("newswatch_"), dag_id
+        assert "newswatch" in dag.tags, dag_id
+        assert dag.doc_md and dag_id in dag.doc_md, dag_id
+        assert not dag.catchup and dag.max_active_runs == 1, dag_id
+        for t in dag.tasks:
+            assert t.retries >= 2, f"{dag_id}.{t.task_id} has {t.retries} retries"
+            assert t.owner == "newswatch", f"{dag_id}.{t.task_id}"
+
+
+def test_parsing_imports_nothing_heavy() -> None:
+    """Parse time stays small: loading the DAG files imports none of newswatch, Elasticsearch, httpx,
+    trafilatura, feedparser (they are imported inside task bodies; httpx is left out: Airflow itself imports
+    it). Checked on the modules loaded, not on a clock."""
+    code = (
+        "import json, sys; from airflow.dag_processing.dagbag import DagBag; "
+        f"bag = DagBag(dag_folder={str(DAGS)!r}); "
+        "print(json.dumps([m for m in sys.modules if m.split('.')[0] in "
+        "('newswatch', 'extractors', 'elasticsearch', 'trafilatura', 'feedparser')]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
 
 
 def test_poll_dag_maps_over_shards_and_feeds_the_alert_dag(dagbag) -> None:
@@ -52,6 +65,3 @@ def test_poll_dag_maps_over_shards_and_feeds_the_alert_dag(dagbag) -> None:
     assert type(alert.timetable).__name__ == "AssetTriggeredTimetable"
     assert "newswatch_articles" in repr(alert.timetable.asset_condition)
 
-
-def test_parse_is_fast(dagbag) -> None:
-    assert dagbag.parse_seconds < 10

@@ -143,6 +143,18 @@ CASES: list[Case] = [
     Case("binary_body", "feed", _b(reply(200, BINARY, FEED)), "NotAFeed"),
     Case("pdf_as_feed", "feed", _b(reply(200, PDF, "application/pdf")), "UnsupportedContentType"),
     Case("image_as_feed", "feed", _b(reply(200, PNG, "image/png")), "UnsupportedContentType"),
+    Case("video_as_feed", "feed", _b(reply(200, BINARY, "video/mp4")), "UnsupportedContentType"),
+    Case("zip_as_feed", "feed", _b(reply(200, BINARY, "application/zip")), "UnsupportedContentType"),
+    # for feeds the bytes decide, not the label: only clearly non-feed types are refused unread
+    Case("html_labelled_html_as_feed", "feed", _b(reply(200, HTML_PAGE, HTML)), "NotAFeed"),
+    Case("binary_as_octet_stream_feed", "feed", _b(reply(200, BINARY, "application/octet-stream")), "NotAFeed"),
+    Case("feed_as_x_rss_xml", "feed", _b(reply(200, rss_bytes(3), "application/x-rss+xml")), None, min_entries=3),
+    Case("feed_as_text_plain", "feed", _b(reply(200, rss_bytes(3), "text/plain; charset=utf-8")), None,
+         min_entries=3),
+    Case("feed_as_octet_stream", "feed", _b(reply(200, rss_bytes(3), "application/octet-stream")), None,
+         min_entries=3),
+    Case("feed_as_unknown_type", "feed", _b(reply(200, rss_bytes(3), "application/x-unknown")), None,
+         min_entries=3),
     # HTTP status
     Case("status_404", "feed", _b(reply(404, b"gone", "text/plain")), "HTTPStatusError"),
     Case("status_410", "feed", _b(reply(410, b"", "text/plain")), "HTTPStatusError"),

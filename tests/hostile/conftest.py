@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from extractors.fetch import FetchPolicy
-from newswatch import steps
+from newswatch import clients
 from newswatch.settings import FetchSettings, Settings
 from tests.hostile.cases import CASES, EXTRA_ROUTES, Env, make_bombs
 from tests.hostile.server import Canary, HostileServer
@@ -52,9 +52,9 @@ def hostile() -> Iterator[Hostile]:
         server.route(path, behaviour(env))
     server.start_process()
     settings = make_settings()
-    http = steps.http_client(settings)
+    http = clients.http_client(settings)
     try:
-        yield Hostile(server, canary, guarded, env, settings, steps.fetch_policy(settings), http)
+        yield Hostile(server, canary, guarded, env, settings, clients.fetch_policy(settings), http)
     finally:
         http.close()
         server.stop()

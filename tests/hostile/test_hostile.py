@@ -12,7 +12,8 @@ import pytest
 from newswatch import steps
 from newswatch.config import FeedConfig
 from newswatch.errors import classify
-from newswatch.staging import read_records
+from newswatch.records import Entry, FeedState
+from newswatch.runtime import Runtime
 from tests.hostile.cases import FEED_CASES, PAGE_CASES, Case, article_html
 from tests.hostile.conftest import Hostile, make_settings
 from tests.hostile.server import HostileServer, reply
@@ -43,23 +44,24 @@ def _assert_silent_listeners(h: Hostile) -> None:
 def test_feed_case(hostile: Hostile, case: Case) -> None:
     feed = FeedConfig(url=hostile.url(case.name))
     (state, entries, report), elapsed, peak = _measure(
-        case, lambda: steps.poll_feed(hostile.http, hostile.policy, feed, {}))
+        case, lambda: steps.poll_feed(hostile.http, hostile.policy, feed, FeedState()))
     assert report["error_class"] == case.expected, report
     assert elapsed <= case.max_seconds, f"{case.name} took {elapsed:.1f}s"
     if case.max_peak_mb is not None:
         assert peak <= case.max_peak_mb, f"{case.name} peaked at {peak:.1f} MB"
     if case.expected is None:
         assert report["status"] == "ok" and len(entries) >= case.min_entries, report
-        assert state["consecutive_failures"] == 0
+        assert state.consecutive_failures == 0
     else:
         assert report["status"] == "error" and not entries
-        assert state["last_error_class"] == case.expected and state["consecutive_failures"] == 1
+        assert state.last_error_class == case.expected and state.consecutive_failures == 1
     _assert_silent_listeners(hostile)
 
 
 @pytest.mark.parametrize("case", PAGE_CASES, ids=lambda c: c.name)
 def test_page_case(hostile: Hostile, case: Case) -> None:
-    entry = {"url": hostile.url(case.name, "page"), "title": case.name}
+    entry = Entry.from_feed(url=hostile.url(case.name, "page"), title=case.name, published=None, feed_url=None,
+                           feed_name=None)
 
     def run() -> str | None:
         try:
@@ -87,15 +89,15 @@ def test_suite_has_at_least_thirty_distinct_bad_cases() -> None:
 
 def test_rate_limits_carry_retry_after(hostile: Hostile) -> None:
     for name, low, high in (("rate_limited_429", 120, 120), ("unavailable_503_date", 10**8, 10**10)):
-        _, _, report = steps.poll_feed(hostile.http, hostile.policy, FeedConfig(url=hostile.url(name)), {})
+        _, _, report = steps.poll_feed(hostile.http, hostile.policy, FeedConfig(url=hostile.url(name)), FeedState())
         assert report["error_class"] == "RateLimited"
         assert low <= report["retry_after"] <= high
 
 
 def test_utf16_and_mislabelled_feeds_decode_titles(hostile: Hostile) -> None:
     for name in ("utf16_with_bom", "utf16_without_bom", "charset_mislabelled"):
-        _, entries, _ = steps.poll_feed(hostile.http, hostile.policy, FeedConfig(url=hostile.url(name)), {})
-        assert entries[0]["title"] == "Войска КНДР item 0", name
+        _, entries, _ = steps.poll_feed(hostile.http, hostile.policy, FeedConfig(url=hostile.url(name)), FeedState())
+        assert entries[0].title == "Войска КНДР item 0", name
 
 
 def test_healthy_feeds_complete_in_a_run_full_of_bad_ones(hostile: Hostile, tmp_path: Path) -> None:
@@ -104,15 +106,15 @@ def test_healthy_feeds_complete_in_a_run_full_of_bad_ones(hostile: Hostile, tmp_
     feeds = [FeedConfig(url=u) for u in [*bad, *healthy]]
     reports: list[dict[str, Any]] = []
     started = time.monotonic()
-    summary = steps.poll_feeds(hostile.settings, None, hostile.http, feeds, staging=tmp_path, batch="b1",
-                               on_report=reports.append)
+    rt = Runtime(hostile.settings, http=hostile.http, dry_run=True)
+    summary, staged_entries = steps.poll_feeds(rt, feeds, on_report=reports.append)
     elapsed = time.monotonic() - started
     assert elapsed < 20
     by_url = {r["url"]: r for r in reports}
     assert len(by_url) == len(feeds)
     for url, case in bad.items():
         assert by_url[url]["error_class"] == case.expected, (case.name, by_url[url])
-    staged = list(read_records(tmp_path, "b1", steps.ENTRIES))
+    staged = [e.model_dump() for e in staged_entries]
     for i, url in enumerate(healthy):
         assert by_url[url]["status"] == "ok" and by_url[url]["new_entries"] == 4
         assert sum(1 for e in staged if e["feed_url"] == url) == 4
@@ -123,12 +125,14 @@ def test_healthy_feeds_complete_in_a_run_full_of_bad_ones(hostile: Hostile, tmp_
 
 
 def test_bad_scheme_links_in_a_feed_are_refused_at_fetch(hostile: Hostile) -> None:
-    _, entries, _ = steps.poll_feed(hostile.http, hostile.policy, FeedConfig(url=hostile.url("bad_scheme_links")), {})
-    bad = [e for e in entries if not e["url"].startswith("http")]
+    _, entries, _ = steps.poll_feed(hostile.http, hostile.policy, FeedConfig(url=hostile.url("bad_scheme_links")),
+                                    FeedState())
+    bad = [e for e in entries if not e.url.startswith("http")]
     assert len(bad) == 3
     reports: list[dict[str, Any]] = []
-    summary = steps.fetch_articles(hostile.settings, None, hostile.http, bad, on_report=reports.append)
-    assert summary["articles"] == 0 and summary["error_classes"] == {"BlockedURL": 3}
+    got = steps.fetch_entries(Runtime(hostile.settings, http=hostile.http, dry_run=True), bad,
+                              on_report=reports.append)
+    assert not got.articles and dict(got.errors) == {"BlockedURL": 3}
 
 
 def test_robots_txt_is_obeyed_and_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,16 +141,16 @@ def test_robots_txt_is_obeyed_and_can_be_turned_off(monkeypatch: pytest.MonkeyPa
     server = HostileServer().start()
     try:
         server.route("/robots.txt", reply(200, b"User-agent: *\nDisallow: /private/\n", "text/plain"))
-        entries = [{"url": server.route("/private/story", reply(200, article_html())), "title": "private"},
-                   {"url": server.route("/public/story", reply(200, article_html())), "title": "public"}]
+        entries = [Entry.from_feed(url=server.route(f"/{kind}/story", reply(200, article_html())), title=kind,
+                                   published=None, feed_url=None, feed_name=None) for kind in ("private", "public")]
         settings = make_settings()
         assert settings.fetch.respect_robots
-        with steps.http_client(settings) as http:
-            reports: list[dict[str, Any]] = []
-            summary = steps.fetch_articles(settings, None, http, entries, on_report=reports.append)
-        assert summary["error_classes"] == {"RobotsDisallowed": 1} and summary["articles"] == 1
-        assert {r["url"]: r["error_class"] for r in reports} == {entries[0]["url"]: "RobotsDisallowed",
-                                                                 entries[1]["url"]: None}
+        reports: list[dict[str, Any]] = []
+        with Runtime(settings, dry_run=True) as rt:
+            got = steps.fetch_entries(rt, entries, on_report=reports.append)
+        assert dict(got.errors) == {"RobotsDisallowed": 1} and len(got.articles) == 1
+        assert {r["url"]: r["error_class"] for r in reports} == {entries[0].url: "RobotsDisallowed",
+                                                                 entries[1].url: None}
         assert server.hits.get("/private/story", 0) == 0
 
         monkeypatch.setenv("NEWSWATCH_FETCH__RESPECT_ROBOTS", "false")
@@ -154,9 +158,9 @@ def test_robots_txt_is_obeyed_and_can_be_turned_off(monkeypatch: pytest.MonkeyPa
         relaxed = Settings()
         assert relaxed.fetch.respect_robots is False
         hits_before = server.hits.get("/robots.txt", 0)
-        with steps.http_client(relaxed) as http:
-            summary = steps.fetch_articles(relaxed, None, http, entries)
-        assert summary["articles"] == 2 and summary["error_classes"] == {}
+        with Runtime(relaxed, dry_run=True) as rt:
+            got = steps.fetch_entries(rt, entries)
+        assert len(got.articles) == 2 and not got.errors
         assert server.hits.get("/robots.txt", 0) == hits_before
     finally:
         server.stop()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from newswatch.demosite import feed_urls
+from newswatch.localstack.demosite import feed_urls
 
 
 def write_demo_feeds(path: Path, base_url: str) -> Path:

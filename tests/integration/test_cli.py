@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from newswatch.cli import main
-from newswatch.demosite import expected_articles
+from newswatch.localstack.demosite import expected_articles
 from tests.integration.helpers import write_demo_feeds
 
 pytestmark = pytest.mark.integration
@@ -44,7 +44,8 @@ def test_ingest_dry_run_json_contract_writes_nothing(settings_factory, demo_site
     ok_articles = [x for x in art_lines if x["status"] == "ok"]
     assert len(ok_articles) == len(expected_articles()) and all(x["chars"] > 100 for x in ok_articles)
     # nothing written: no index, no staged batch
-    from newswatch.index import index_name, make_es
+    from newswatch.clients import make_es
+    from newswatch.index import index_name
 
     es = make_es(settings)
     assert not es.indices.exists(index=index_name(settings, "articles"))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from newswatch import index
-from newswatch.demosite import expected_articles
+from newswatch.localstack.demosite import expected_articles
 from newswatch.settings import ElasticsearchSettings, Settings
 from tests.integration.helpers import airflow_env
 
@@ -35,7 +35,7 @@ def test_poll_and_alert_dags(es_url: str, demo_site: str, smtp_sink, tmp_path: P
     env = airflow_env(tmp_path / "airflow", tmp_path, es_url=es_url, prefix=prefix, smtp_port=port,
                       demo_site=demo_site)
     settings = Settings(es=ElasticsearchSettings(url=es_url, index_prefix=prefix))
-    es = index.make_es(settings)
+    es = make_es(settings)
     try:
         started = time.monotonic()
         airflow(env, "db", "migrate")

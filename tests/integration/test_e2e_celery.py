@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from newswatch import index
-from newswatch.demosite import expected_articles
+from newswatch.localstack.demosite import expected_articles
 from newswatch.settings import ElasticsearchSettings, Settings
 from tests.conftest import free_port
 from tests.integration.helpers import airflow_env
@@ -78,7 +78,7 @@ def test_poll_and_alert_dags_under_celery(es_url: str, demo_site: str, smtp_sink
     procs: list[subprocess.Popen[bytes]] = []
     logs = {}
     settings = Settings(es=ElasticsearchSettings(url=es_url, index_prefix=prefix))
-    es = index.make_es(settings)
+    es = make_es(settings)
     try:
         for name, args in [("api-server", ["api-server", "--port", str(api_port)]), ("scheduler", ["scheduler"]),
                            ("dag-processor", ["dag-processor"]),

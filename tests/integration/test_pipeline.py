@@ -8,33 +8,34 @@ from pathlib import Path
 
 import pytest
 
-from newswatch import alerts, index, staging, steps
+from newswatch import alerts, index, steps
+from newswatch.clients import smtp_connect
 from newswatch.config import Recipient, load_feeds
-from newswatch.demosite import expected_articles
+from newswatch.runtime import Runtime
+from newswatch.localstack.demosite import expected_articles
 from newswatch.search import search_articles, timeline
 from tests.integration.helpers import write_demo_feeds
 
 pytestmark = pytest.mark.integration
 
 
-def run_once(settings, es, feeds, batch: str) -> dict:
-    root = staging.staging_root(settings.staging)
-    with steps.http_client(settings) as http:
-        polled = steps.poll_feeds(settings, es, http, feeds, staging=root, batch=batch, force=True)
-        fetched = steps.fetch_articles(settings, es, http, steps.entries_of(root, batch), staging=root, batch=batch)
-    indexed = steps.index_batch(settings, es, root, [batch])
+def run_once(rt: Runtime, feeds, batch: str) -> dict:
+    polled = steps.poll_shard(rt, batch, feeds=feeds, force=True)
+    fetched = steps.fetch_batch(rt, batch)
+    indexed = steps.index_batches(rt, [batch])
     return {"poll": polled, "fetch": fetched, "index": indexed}
 
 
 def test_pipeline_indexes_tags_alerts_once(settings_factory, demo_site, smtp_sink, tmp_path: Path) -> None:
     port, maildir = smtp_sink
     settings = settings_factory(smtp_port=port, feeds_file=write_demo_feeds(tmp_path / "feeds.yaml", demo_site))
-    es = index.make_es(settings)
-    index.ensure_indices(es, settings)
+    rt = Runtime(settings)
+    rt.ensure_indices()
+    es = rt.es
     feeds = load_feeds(settings.feeds_path)
     expected = expected_articles()
 
-    first = run_once(settings, es, feeds, "run1")
+    first = run_once(rt, feeds, "run1")
     assert first["poll"]["errors"] == 0 and first["fetch"]["failed"] == 0
     art_index = index.index_name(settings, "articles")
     docs = {h["_source"]["url"]: h["_source"] for h in
@@ -70,7 +71,7 @@ def test_pipeline_indexes_tags_alerts_once(settings_factory, demo_site, smtp_sin
     assert len({next(iter(ids)) for ids in story_of.values()}) == len(story_of)
 
     recipients = [Recipient(email="analyst@example.org")]
-    sent = alerts.send_alerts(settings, es, lambda: alerts.smtp_connect(settings), recipients)
+    sent = alerts.send_alerts(settings, es, lambda: smtp_connect(settings), recipients)
     core_stories = {e["story"] for e in expected if e["expected_level"] == "core"}
     assert sent["sent"] == len(core_stories) and sent["failed"] == 0
     mails = sorted(maildir.glob("*.eml"))
@@ -81,21 +82,21 @@ def test_pipeline_indexes_tags_alerts_once(settings_factory, demo_site, smtp_sin
     assert "Why it matched" in body.get_body(preferencelist=("plain",)).get_content()
 
     # a second run adds no document and sends no email
-    second = run_once(settings, es, feeds, "run2")
+    second = run_once(rt, feeds, "run2")
     assert second["poll"]["new_entries"] == 0 and second["index"]["indexed"] == 0
     assert es.count(index=art_index)["count"] == len(expected)
-    again = alerts.send_alerts(settings, es, lambda: alerts.smtp_connect(settings), recipients)
+    again = alerts.send_alerts(settings, es, lambda: smtp_connect(settings), recipients)
     assert again["sent"] == 0
     assert len(list(maildir.glob("*.eml"))) == len(core_stories)
 
     # reprocessing from stored HTML re-tags without fetching and keeps ids and stories
     progress: list[dict] = []
-    redone = steps.reprocess(settings, es, chunk=10, on_progress=progress.append)  # several chunks
+    redone = steps.reprocess(rt, chunk=10, on_progress=progress.append)  # several chunks
     assert redone["indexed"] == len(expected) and redone["created"] == 0 and redone["pages"] == len(expected)
     assert [p["pages"] for p in progress] == list(range(10, len(expected), 10)) + [len(expected)]
     assert redone["core"] == sum(1 for e in expected if e["expected_level"] == "core")
     assert es.count(index=art_index)["count"] == len(expected)
-    assert alerts.send_alerts(settings, es, lambda: alerts.smtp_connect(settings), recipients)["sent"] == 0
+    assert alerts.send_alerts(settings, es, lambda: smtp_connect(settings), recipients)["sent"] == 0
 
     # timeline search has shape; full-text search highlights
     tl = timeline(es, settings, "Kursk", interval="month")
@@ -112,9 +113,9 @@ def test_pipeline_indexes_tags_alerts_once(settings_factory, demo_site, smtp_sin
 def test_failed_send_is_retried_and_never_duplicated(settings_factory, demo_site, smtp_sink, tmp_path: Path) -> None:
     port, maildir = smtp_sink
     settings = settings_factory(smtp_port=port, feeds_file=write_demo_feeds(tmp_path / "feeds.yaml", demo_site))
-    es = index.make_es(settings)
-    index.ensure_indices(es, settings)
-    run_once(settings, es, load_feeds(settings.feeds_path), "b")
+    rt = Runtime(settings)
+    es = rt.es
+    run_once(rt, load_feeds(settings.feeds_path), "b")
     recipients = [Recipient(email="analyst@example.org")]
 
     def broken():
@@ -123,6 +124,6 @@ def test_failed_send_is_retried_and_never_duplicated(settings_factory, demo_site
     down = alerts.send_alerts(settings, es, broken, recipients)
     assert down["sent"] == 0 and down["failed"] == down["stories"] > 0
     assert not list(maildir.glob("*.eml"))
-    up = alerts.send_alerts(settings, es, lambda: alerts.smtp_connect(settings), recipients)
+    up = alerts.send_alerts(settings, es, lambda: smtp_connect(settings), recipients)
     assert up["sent"] == down["failed"]
-    assert alerts.send_alerts(settings, es, lambda: alerts.smtp_connect(settings), recipients)["sent"] == 0
+    assert alerts.send_alerts(settings, es, lambda: smtp_connect(settings), recipients)["sent"] == 0

@@ -95,8 +95,8 @@ def test_fast_path_gives_the_full_cascade_bodies_on_every_sample_page() -> None:
     import trafilatura
     from trafilatura.utils import load_html
 
-    from newswatch.demosite.content import load_content
-    from newswatch.demosite.render import render_article
+    from newswatch.localstack.demosite.content import load_content
+    from newswatch.localstack.demosite.render import render_article
 
     content, base = load_content(), "http://127.0.0.1:8000"
     for article in content.articles:

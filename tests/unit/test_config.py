@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from newswatch.config import load_feeds, load_recipients
-from newswatch.demosite import feed_urls
+from newswatch.localstack.demosite import feed_urls
 from newswatch.errors import ConfigError
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"

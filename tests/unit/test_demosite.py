@@ -26,8 +26,8 @@ import lxml.html
 import pytest
 import trafilatura
 
-from newswatch.demosite import DEFAULT_PORT, expected_articles, feed_urls, make_server
-from newswatch.demosite.content import load_content
+from newswatch.localstack.demosite import DEFAULT_PORT, expected_articles, feed_urls, make_server
+from newswatch.localstack.demosite.content import load_content
 
 ARTICLES = expected_articles()
 
@@ -255,7 +255,7 @@ def test_server_is_quiet(client: httpx.Client, capfd: pytest.CaptureFixture[str]
 
 def test_module_entry_point_prints_feeds() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "newswatch.demosite", "--port", "0"],
+        [sys.executable, "-m", "newswatch.localstack.demosite", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

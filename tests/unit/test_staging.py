@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from newswatch.cli import main
@@ -64,8 +65,11 @@ def test_cli_staging_prune(tmp_path: Path, monkeypatch) -> None:
     assert CliRunner().invoke(main, ["staging", "prune", "--keep-days", "0"]).exit_code == 2
 
 
-def test_unfinished_batches_are_this_shards_never_indexed_ones(tmp_path: Path) -> None:
-    from newswatch.steps import unfinished_batches
+def test_unfinished_batches_are_owned_by_one_shard_whatever_their_origin(tmp_path: Path) -> None:
+    """Defect: replay was keyed on the shard number in the batch id, so batches of shards that vanished when
+    NEWSWATCH_SHARDS shrank, and CLI batches, were never replayed. Ownership is now a hash of the batch id
+    under the current shard count: every unfinished batch has exactly one owner."""
+    from newswatch.staging import replay_owner, unfinished_batches
 
     def batch(name: str, *markers: str) -> None:
         write_records(tmp_path, name, "entries", [{"id": name}])
@@ -75,11 +79,48 @@ def test_unfinished_batches_are_this_shards_never_indexed_ones(tmp_path: Path) -
     batch("scheduled__1-s0")                # fetch failed for good: to replay
     batch("scheduled__2-s0", "indexed")     # done
     batch("scheduled__3-s0", "replayed")    # already taken over by a later batch
-    batch("scheduled__1-s1")                # another shard's
-    batch("scheduled__4-s0")                # the current run's own batch
-    batch("scheduled__1-s10")               # shard 10, not 1 or 0
-    batch("cli-20250101T000000Z")           # a CLI batch: its user replays it
+    batch("scheduled__1-s7")                # a shard that no longer exists (NEWSWATCH_SHARDS was 8)
+    batch("scheduled__4-s0")                # the current run's own batches
+    batch("scheduled__4-s1")
+    batch("cli-20250101T000000Z")           # a CLI batch whose fetch failed
     (tmp_path / "scheduled__5-s0").mkdir()  # a poll that staged nothing
-    assert unfinished_batches(tmp_path, 0, current="scheduled__4-s0") == ["scheduled__1-s0"]
-    assert unfinished_batches(tmp_path, 1, current="scheduled__4-s1") == ["scheduled__1-s1"]
-    assert unfinished_batches(tmp_path / "none", 0, current="x-s0") == []
+    todo = {"scheduled__1-s0", "scheduled__1-s7", "cli-20250101T000000Z"}
+    for shards in (1, 2, 3):
+        found = [unfinished_batches(tmp_path, current="scheduled__4-s0", shard=k, shards=shards)
+                 for k in range(shards)]
+        assert sorted(b for part in found for b in part) == sorted(todo)  # each exactly once
+        for k, part in enumerate(found):
+            assert all(replay_owner(b, shards) == k for b in part)
+    assert unfinished_batches(tmp_path / "none", current="x-s0") == []
+
+
+@pytest.mark.parametrize("bad", ["../outside", "a/b", "..", ".hidden", "", "x" * 201, "a\\b", "/abs"])
+def test_batch_ids_that_leave_the_staging_root_are_refused(tmp_path: Path, bad: str) -> None:
+    """Defect: `newswatch fetch --batch ../x` wrote a file outside the staging folder."""
+    from newswatch.errors import StagingError
+
+    with pytest.raises(StagingError):
+        write_records(tmp_path / "staging", bad, "articles", [{"id": 1}])
+    with pytest.raises(StagingError):
+        list(read_records(tmp_path / "staging", bad, "entries"))
+    assert not (tmp_path / "outside").exists() and not (tmp_path / "articles.jsonl").exists()
+
+
+def test_cli_refuses_a_batch_outside_staging(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("NEWSWATCH_VAR_DIR", str(tmp_path / "var"))
+    for argv in (["fetch", "--batch", "../escape"], ["index", "--batch", "../escape"],
+                 ["poll", "--batch", "../escape", "--feeds", str(tmp_path / "none.yaml")]):
+        result = CliRunner().invoke(main, argv)
+        assert result.exit_code == 1, (argv, result.output)
+        assert "invalid batch id" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) in ([], ["var"])
+
+
+def test_a_staged_file_appears_whole_or_not_at_all(tmp_path: Path) -> None:
+    def records():
+        yield {"id": 1}
+        raise RuntimeError("crash mid-write")
+
+    with pytest.raises(RuntimeError):
+        write_records(tmp_path, "b", "entries", records())
+    assert not (tmp_path / "b" / "entries.jsonl").exists()

@@ -15,7 +15,7 @@ Public surface (stable, used by ``make demo`` and the integration tests)::
 
 from __future__ import annotations
 
-from newswatch.demosite.content import expected_articles, feed_urls
-from newswatch.demosite.server import DEFAULT_PORT, make_server
+from newswatch.localstack.demosite.content import expected_articles, feed_urls
+from newswatch.localstack.demosite.server import DEFAULT_PORT, make_server
 
 __all__ = ["DEFAULT_PORT", "expected_articles", "feed_urls", "make_server"]

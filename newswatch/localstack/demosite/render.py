@@ -19,7 +19,7 @@ from email.utils import format_datetime
 import jinja2
 from markupsafe import Markup
 
-from newswatch.demosite.content import Article, Content, Feed, Site, load_content
+from newswatch.localstack.demosite.content import Article, Content, Feed, Site, load_content
 
 HTML = "text/html; charset=utf-8"
 RSS = "application/rss+xml; charset=utf-8"
@@ -123,7 +123,7 @@ def _rfc822(moment: datetime) -> str:
 @functools.cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("newswatch.demosite", "templates"),
+        loader=jinja2.PackageLoader("newswatch.localstack.demosite", "templates"),
         autoescape=jinja2.select_autoescape(["html", "xml", "j2"], default_for_string=True, default=True),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import cast
 from urllib.parse import urlsplit
 
-from newswatch.demosite.render import HTML, TEXT, Resource, route
+from newswatch.localstack.demosite.render import HTML, TEXT, Resource, route
 
 logger = logging.getLogger(__name__)
 

@@ -10,10 +10,13 @@ import email.policy
 import hashlib
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from newswatch.errors import ServiceError
+
+if TYPE_CHECKING:  # aiosmtpd comes with the `stack` extra; reading the kept mail needs none of it
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import SMTP, Envelope, Session
 
 
 class EmlHandler:
@@ -34,6 +37,10 @@ class EmlHandler:
 
 def start_sink(folder: Path, host: str = "127.0.0.1", port: int = 8025) -> Controller:
     """Start the sink in a background thread; call ``.stop()`` on the result to end it."""
+    try:
+        from aiosmtpd.controller import Controller
+    except ImportError as exc:
+        raise ServiceError("the SMTP sink needs aiosmtpd: pip install 'newswatch[stack]'") from exc
     controller = Controller(EmlHandler(folder), hostname=host, port=port)
     controller.start()
     return controller

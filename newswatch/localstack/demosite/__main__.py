@@ -1,15 +1,15 @@
-"""Serve the sample news site until Ctrl-C: ``python -m newswatch.demosite --port 8765``."""
+"""Serve the sample news site until Ctrl-C: ``python -m newswatch.localstack.demosite --port 8765``."""
 
 from __future__ import annotations
 
 import argparse
 
-from newswatch.demosite.content import expected_articles, feed_urls
-from newswatch.demosite.server import DEFAULT_PORT, make_server
+from newswatch.localstack.demosite.content import expected_articles, feed_urls
+from newswatch.localstack.demosite.server import DEFAULT_PORT, make_server
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m newswatch.demosite", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m newswatch.localstack.demosite", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (0.0.0.0 for containers)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to bind; 0 picks a free one")
     args = parser.parse_args(argv)

@@ -27,9 +27,12 @@ from typing import Any
 import httpx
 
 from newswatch.errors import ServiceError
-from newswatch.settings import REPO_ROOT, Settings
+from newswatch.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# The local stack runs from a source checkout (``make demo``, ``make test``): its dags/ and working directory.
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 MAVEN_GROUP = "org.elasticsearch.distribution.integ-test-zip"
 
@@ -290,7 +293,7 @@ def start_mail(settings: Settings) -> dict[str, Any]:
 
 
 def start_site(settings: Settings) -> dict[str, Any]:
-    argv = [sys.executable, "-m", "newswatch.demosite", "--port", str(settings.demo_port)]
+    argv = [sys.executable, "-m", "newswatch.localstack.demosite", "--port", str(settings.demo_port)]
     res = start_process(settings, "site", argv, ready_url=f"http://127.0.0.1:{settings.demo_port}/robots.txt")
     res["url"] = f"http://127.0.0.1:{settings.demo_port}/"
     return res

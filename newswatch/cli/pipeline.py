@@ -1,0 +1,186 @@
+"""Pipeline verbs: each runs one step through a ``Runtime``, as the DAG task of the same name does."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from newswatch.cli import main
+from newswatch.cli._output import emit, progress
+from newswatch.runtime import Runtime
+
+
+@main.command()
+@click.option("--feeds", "feeds_file", help="Feeds YAML (default: config/feeds.yaml).")
+@click.option("--force", is_flag=True, help="Poll every feed now, ignoring next-due times, validators and hashes.")
+@click.option("--batch", help="Batch id to stage entries under (default: a new one).")
+@click.option("--shard", type=click.IntRange(min=0), default=0, show_default=True, help="This shard's number.")
+@click.option("--shards", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Shards the feed list is cut into (the poll DAG's NEWSWATCH_SHARDS).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def poll(feeds_file: str | None, force: bool, batch: str | None, shard: int, shards: int, as_json: bool) -> None:
+    """Poll feeds and stage their new entries; replays never-indexed batches this shard owns.
+
+    `newswatch poll --shard N --shards M --batch ID` does what the poll task of shard N does."""
+    from newswatch import steps
+    from newswatch.staging import check_batch_id, new_batch_id
+
+    if shard >= shards:
+        raise click.BadParameter(f"--shard must be below --shards ({shards})", param_hint="--shard")
+    with Runtime() as rt:
+        summary = steps.poll_shard(rt, check_batch_id(batch) if batch else new_batch_id(), shard=shard,
+                                   shards=shards, force=force, feeds=rt.feeds(feeds_file),
+                                   on_report=None if as_json else progress)
+    emit(summary, as_json)
+
+
+@main.command()
+@click.option("--batch", required=True, help="Batch id staged by `newswatch poll`.")
+@click.option("--json", "as_json", is_flag=True)
+def fetch(batch: str, as_json: bool) -> None:
+    """Fetch and extract the pages of a polled batch."""
+    from newswatch import steps
+    from newswatch.staging import check_batch_id
+
+    with Runtime() as rt:
+        summary = steps.fetch_batch(rt, check_batch_id(batch), on_report=None if as_json else progress)
+    emit(summary, as_json)
+
+
+@main.command("index")
+@click.option("--batch", "batches", multiple=True, help="Staged batch id(s) to index (default: the newest).")
+@click.option("--file", "file_", type=click.File("r", encoding="utf-8"),
+              help="JSON Lines of article records (url, title, text, published, source, lang?), streamed.")
+@click.option("--json", "as_json", is_flag=True)
+def index_cmd(batches: tuple[str, ...], file_: Any, as_json: bool) -> None:
+    """Tag, cluster and index staged articles (or a JSON Lines file of articles) into Elasticsearch."""
+    from newswatch import steps
+    from newswatch.staging import check_batch_id, newest_batch
+
+    with Runtime() as rt:
+        if file_ is not None:
+            summary = steps.index_file(rt, file_)
+        else:
+            if not batches:
+                newest = newest_batch(rt.staging)
+                if newest is None:
+                    raise click.ClickException("no staged batch found; run `newswatch poll` and "
+                                               "`newswatch fetch` first")
+                batches = (newest,)
+            summary = steps.index_batches(rt, [check_batch_id(b) for b in batches])
+    emit(summary, as_json)
+
+
+@main.command()
+@click.option("--feeds", "feeds_file", help="Feeds YAML (default: config/feeds.yaml); items need at least `url`.")
+@click.option("--dry-run", is_flag=True, help="Poll, fetch and extract, but write nothing anywhere.")
+@click.option("--force", is_flag=True, help="Poll every feed now.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per feed and per article.")
+def ingest(feeds_file: str | None, dry_run: bool, force: bool, as_json: bool) -> None:
+    """Poll, fetch, extract, tag and index in one go (``--dry-run``: no side effects).
+
+    Takes the same staged road as a DAG run: if it fails after the poll, the next run replays the batch."""
+    from newswatch import steps
+
+    def line(report: dict[str, Any]) -> None:
+        click.echo(json.dumps(report, ensure_ascii=False, default=str))
+
+    with Runtime(dry_run=dry_run) as rt:
+        summary = steps.ingest(rt, rt.feeds(feeds_file), force=force, on_report=line if as_json else progress)
+    if not as_json:
+        emit(summary, False)
+
+
+@main.command()
+@click.option("--topic", "topic_name", help="Topic name (config/topics/NAME.yaml) or YAML path.")
+def tag(topic_name: str | None) -> None:
+    """Tag JSON Lines from stdin ({id, title, text, lang?, published?}); one JSON line out per input."""
+    from newswatch.settings import Settings
+    from newswatch.tagging import load_topic, tag_article
+
+    settings = Settings()
+    topic = load_topic(topic_name or settings.topic, config_dir=settings.config_dir)
+    for lineno, line in enumerate(sys.stdin, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            click.echo(json.dumps({"id": None, "line": lineno, "error": f"invalid JSON: {exc}"}))
+            continue
+        if not isinstance(item, dict):
+            click.echo(json.dumps({"id": None, "line": lineno, "error": "not a JSON object"}))
+            continue
+        res = tag_article(topic, title=str(item.get("title") or ""), text=str(item.get("text") or ""),
+                          lang=item.get("lang"))
+        out = {"id": item.get("id"), "level": res.level, "score": round(float(res.score), 4),
+               "matches": sorted({m.term for m in res.matches}), "evidence": res.evidence, "reasons": res.reasons,
+               "entities": [e.name for e in res.entities],
+               "claims": [c.model_dump(mode="json") for c in res.claims]}
+        click.echo(json.dumps(out, ensure_ascii=False))
+
+
+@main.command()
+@click.option("--recipients", "recipients_file", help="Recipients YAML (default: config/recipients.yaml).")
+@click.option("--json", "as_json", is_flag=True)
+def alert(recipients_file: str | None, as_json: bool) -> None:
+    """Send one alert email per new matching story (idempotent)."""
+    from newswatch import steps
+
+    with Runtime() as rt:
+        summary = steps.send_alerts(rt, recipients_file)
+    emit(summary, as_json)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--ids", help="Comma-separated article ids (default: all stored pages).")
+def reprocess(as_json: bool, ids: str | None) -> None:
+    """Re-extract and re-tag articles from stored HTML, without refetching."""
+    from newswatch import steps
+
+    def report(totals: dict[str, Any]) -> None:
+        click.echo(f"  reprocessed {totals['pages']} pages: {totals['indexed']} re-indexed, "
+                   f"{sum(totals['errors'].values())} failed", err=True)
+
+    with Runtime() as rt:
+        summary = steps.reprocess(rt, ids.split(",") if ids else None, on_progress=None if as_json else report)
+    emit(summary, as_json)
+
+
+@main.command("init")
+@click.option("--json", "as_json", is_flag=True)
+def init(as_json: bool) -> None:
+    """Install index templates and create indices (idempotent)."""
+    from newswatch import index
+
+    with Runtime() as rt:
+        created = index.ensure_indices(rt.es, rt.settings)
+    emit({"created": created}, as_json)
+
+
+@main.group()
+def staging() -> None:
+    """Batches staged between poll, fetch and index."""
+
+
+@staging.command("prune")
+@click.option("--keep-days", type=click.FloatRange(min=0, min_open=True),
+              help="Keep batches newer than this (default NEWSWATCH_STAGING_KEEP_DAYS).")
+@click.option("--json", "as_json", is_flag=True)
+def staging_prune(keep_days: float | None, as_json: bool) -> None:
+    """Delete indexed batches older than the retention (the poll DAG does this after every run).
+
+    Batches that were never indexed (a failed fetch or index) are kept for a replay and listed."""
+    from newswatch import steps
+
+    with Runtime() as rt:
+        result = steps.prune_staging(rt, keep_days)
+        where = rt.settings.staging
+    human = f"deleted {len(result['deleted'])} indexed batches older than {result['keep_days']:g} days from {where}"
+    if result["kept"]:
+        human += f"; kept {len(result['kept'])} never indexed: {', '.join(result['kept'][:10])}"
+    emit(result, as_json, human=human)

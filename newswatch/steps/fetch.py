@@ -1,0 +1,138 @@
+"""Fetching: download and extract the pages of staged entries, keep their raw HTML, stage the articles.
+
+``fetch_batch`` is what the fetch task and ``newswatch fetch`` run; ``fetch_entries`` is the same in
+memory (``ingest --dry-run``, the extraction benchmark). Threads only download (I/O, GIL released);
+extraction (CPU) runs in the calling thread, one page at a time, while the next pages are still arriving.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from extractors.article import extract_article
+from extractors.errors import RobotsDisallowed
+from extractors.fetch import PAGE_CONTENT_TYPES, FetchPolicy, FetchResult, fetch
+from extractors.robots import RobotsCache
+from newswatch import feedhealth, feedstate, index
+from newswatch.errors import classify
+from newswatch.politeness import HostLimiter
+from newswatch.records import Article, Entry, Failure, Page
+from newswatch.runtime import Runtime
+from newswatch.staging import ARTICLES, ENTRIES, FAILURES, check_batch_id, read_records, write_records
+from newswatch.steps.poll import Report, host_limiter
+
+log = logging.getLogger(__name__)
+
+
+def fetch_page(http: httpx.Client, policy: FetchPolicy, entry: Entry, robots: RobotsCache | None = None,
+               limiter: HostLimiter | None = None) -> FetchResult:
+    """Fetch one entry's page (robots.txt first, when given; its Crawl-delay floors the host's gap).
+    Raises a FetchError subclass."""
+    if robots is not None:
+        if not robots.allowed(entry.url):
+            raise RobotsDisallowed("robots.txt disallows this page", url=entry.url)
+        if limiter is not None:
+            limiter.floor(entry.url, robots.crawl_delay(entry.url))
+    return fetch(http, entry.url, policy, accept=PAGE_CONTENT_TYPES)
+
+
+def extract_entry(entry: Entry, result: FetchResult, *, byline_search: bool = False) -> Article:
+    """The article of a fetched page. Raises an ExtractionError subclass."""
+    extracted = extract_article(result.content, url=result.final_url, byline_search=byline_search)
+    return Article.from_page(entry, extracted, fetched_at=feedstate.now_utc().isoformat())
+
+
+def fetch_and_extract(http: httpx.Client, policy: FetchPolicy, entry: Entry, robots: RobotsCache | None = None,
+                      *, byline_search: bool = False) -> Article:
+    """Fetch one entry's page and extract it. Raises a NewswatchError."""
+    return extract_entry(entry, fetch_page(http, policy, entry, robots), byline_search=byline_search)
+
+
+@dataclass
+class Fetched:
+    """What a fetch produced: one article per canonical page, the raw HTML behind each, the failures."""
+
+    articles: dict[str, Article] = field(default_factory=dict)
+    pages: dict[str, Page] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
+    skipped: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+
+
+def fetch_entries(rt: Runtime, entries: Iterable[Entry], *,
+                  on_report: Callable[[Report], None] | None = None) -> Fetched:
+    """Fetch and extract ``entries`` in parallel (bounded per host). Writes nothing."""
+    settings = rt.settings
+    policy = rt.policy
+    http = rt.http
+    limiter = host_limiter(rt)
+    robots = RobotsCache(http, policy) if settings.fetch.respect_robots else None
+    entries = list(entries)
+
+    def download(entry: Entry) -> FetchResult:
+        return limiter.run(entry.url, lambda: fetch_page(http, policy, entry, robots, limiter))
+
+    out = Fetched()
+    with ThreadPoolExecutor(max_workers=max(1, settings.fetch.concurrency)) as pool:
+        for entry, future in [(e, pool.submit(download, e)) for e in entries]:
+            report: Report = {"kind": "article", "url": entry.url, "feed": entry.feed_url, "status": "ok",
+                              "error_class": None, "title": entry.title, "chars": 0}
+            try:
+                result = future.result()
+                art = extract_entry(entry, result, byline_search=settings.fetch.byline_search)
+            except Exception as exc:  # classified and staged as a failure; the batch goes on
+                fail = Failure.of(entry, classify(exc), str(exc))
+                out.failures.append(fail)
+                out.errors[fail.error_class] += 1
+                report.update(status="error", error_class=fail.error_class, error=fail.error)
+            else:
+                if art.id in out.articles:  # two feed links, one canonical page: one article, both links
+                    kept = out.articles[art.id]
+                    kept.link_ids = sorted(set(kept.link_ids) | set(art.link_ids))
+                    report["status"] = "skipped"
+                    out.skipped += 1
+                else:
+                    out.articles[art.id] = art
+                    out.pages[art.id] = Page.of(art, result.content, result.content_type)
+                    report.update(title=art.title, chars=art.chars)
+            if on_report:
+                on_report(report)
+    return out
+
+
+def fetch_batch(rt: Runtime, batch: str, *, on_report: Callable[[Report], None] | None = None) -> dict[str, Any]:
+    """Fetch the staged entries of ``batch``; keep raw HTML; stage its articles and failures; count health.
+
+    An article already indexed under its canonical id (the feed link differed) is not staged again: its
+    link id is added to the stored article's ``link_ids``, so later polls know the link. Health is counted
+    after staging (a task that fails before counts nothing; a retry overwrites its own counts).
+    Returns ``{"batch", "entries", "articles", "failed", "skipped", "error_classes"}``.
+    """
+    check_batch_id(batch)
+    entries = [Entry.model_validate(r) for r in read_records(rt.staging, batch, ENTRIES)]
+    got = fetch_entries(rt, entries, on_report=on_report)
+    rt.ensure_indices()
+    es, settings = rt.es, rt.settings
+    known = index.existing_ids(es, index.index_name(settings, "articles"), list(got.articles))
+    if known:
+        index.add_link_ids(es, settings, {i: got.articles[i].link_ids for i in known})
+        for i in known:
+            got.articles.pop(i)
+            got.pages.pop(i)
+            got.skipped += 1
+    if got.pages:
+        index.store_pages(es, settings, got.pages.values())
+    write_records(rt.staging, batch, ARTICLES, got.articles.values())
+    write_records(rt.staging, batch, FAILURES, got.failures)
+    feedhealth.record_extraction_health(es, settings, batch, got.articles.values(), got.failures)
+    summary = {"batch": batch, "entries": len(entries), "articles": len(got.articles), "failed": len(got.failures),
+               "skipped": got.skipped, "error_classes": dict(got.errors)}
+    log.info("fetch %s: %s", batch, summary)
+    return summary

@@ -1,0 +1,156 @@
+"""Indexing: tag articles for the topic, fingerprint and cluster them into stories, bulk-write them.
+
+``index_batches`` is what the index task and ``newswatch index --batch`` run; ``index_file`` reads JSON
+Lines (``newswatch index --file``); both stream through ``index_articles`` in chunks of ``CHUNK`` articles,
+so memory is bounded by the chunk, not by the input. Re-indexing an article keeps its ``story_id``,
+``indexed_at`` (the alert window) and the feed links it was already known under.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
+from typing import Any, TypeVar
+
+from newswatch import dedupe, feedstate, index
+from newswatch.errors import classify
+from newswatch.records import Article
+from newswatch.runtime import Runtime
+from newswatch.staging import ARTICLES, INDEXED, check_batch_id, mark, read_records
+from newswatch.tagging import Topic, load_topic, tag_article
+
+log = logging.getLogger(__name__)
+
+CHUNK = 500
+T = TypeVar("T")
+_COUNTS = ("indexed", "created", "updated", "duplicates", "joined_stories", "core", "related", "none")
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    it = iter(items)
+    while chunk := list(islice(it, max(1, size))):
+        yield chunk
+
+
+def tag_fields(topic: Topic, art: Article) -> dict[str, Any]:
+    """The tagging fields of an article record (the one place they are listed)."""
+    res = tag_article(topic, title=art.title, text=art.text, lang=art.lang)
+    claims = [c.model_dump(mode="json") for c in res.claims]
+    return {
+        "topic": res.topic, "level": res.level, "score": round(float(res.score), 4),
+        "matches": [m.model_dump(mode="json") for m in res.matches],
+        "matched_terms": sorted({m.term.lower() for m in res.matches}),
+        "concepts": sorted({m.concept for m in res.matches}),
+        "evidence": list(res.evidence), "reasons": list(res.reasons),
+        "entities": [e.model_dump(mode="json") for e in res.entities],
+        "entity_names": sorted({e.name for e in res.entities}),
+        "claims": claims, "claim_max": max((c.get("count_max") or c["count"] for c in claims), default=None),
+    }
+
+
+def tag_record(topic: Topic, art: Article) -> Article:
+    """The article with its tag, explanation, entities and claims; a tagging failure is recorded on the
+    article (level ``none``, the error class in ``reasons``) and never blocks the batch."""
+    try:
+        fields = tag_fields(topic, art)
+    except Exception as exc:
+        log.exception("tagging article %s failed", art.id)
+        fields = {"topic": topic.name, "level": "none", "score": 0.0, "matches": [], "matched_terms": [],
+                  "concepts": [], "evidence": [], "reasons": [f"tagging failed: {classify(exc)}"], "entities": [],
+                  "entity_names": [], "claims": [], "claim_max": None}
+    return art.model_copy(update=fields)
+
+
+def index_articles(rt: Runtime, articles: Iterable[Article], *, chunk: int = CHUNK,
+                   topic_name: str | None = None) -> dict[str, Any]:
+    """Tag, fingerprint, cluster into stories and bulk-write ``articles``, ``chunk`` at a time.
+
+    An article id seen earlier in the same call (two batches or two shards fetched one page) is written
+    and counted once (``duplicates`` counts the rest). Returns counts: ``indexed, created, updated,
+    duplicates, joined_stories, core, related, none``.
+    """
+    settings = rt.settings
+    rt.ensure_indices()
+    es = rt.es
+    topic = load_topic(topic_name or settings.topic, config_dir=settings.config_dir)
+    art_index = index.index_name(settings, "articles")
+    totals: Counter[str] = Counter()
+    seen: set[str] = set()
+    for part in chunks(articles, chunk):
+        records: dict[str, Article] = {}
+        for art in part:
+            if art.id in seen:
+                totals["duplicates"] += 1
+                continue
+            seen.add(art.id)
+            records[art.id] = tag_record(topic, art).model_copy(update=dedupe.fingerprint(art.text))
+        if not records:
+            continue
+        resp = es.mget(index=art_index, ids=list(records), source=["story_id", "indexed_at", "link_ids"])
+        existing = {d["_id"]: d["_source"] for d in resp["docs"] if d.get("found")}
+        now = feedstate.now_utc().isoformat()
+        for i, art in records.items():
+            old = existing.get(i, {})
+            records[i] = art.model_copy(update={
+                "story_id": old.get("story_id") or art.story_id,  # story ids stay stable when re-indexing
+                "indexed_at": old.get("indexed_at") or art.indexed_at or now,  # the alert window stays
+                "link_ids": sorted(set(art.link_ids) | set(old.get("link_ids") or [])),
+            })
+        fresh = [a for i, a in records.items() if i not in existing and not a.story_id]
+        docs = [a.model_dump(mode="json") for a in fresh]
+        totals["joined_stories"] += dedupe.assign_stories(es, art_index, docs)
+        for d in docs:
+            records[d["id"]] = records[d["id"]].model_copy(update={"story_id": d["story_id"]})
+        counts = index.bulk_upsert(es, art_index, ((i, a.doc()) for i, a in records.items()))
+        es.indices.refresh(index=art_index)  # the next chunk's clustering sees this one
+        totals.update(counts)
+        totals["indexed"] += len(records)
+        totals.update(a.level for a in records.values())
+    summary = {k: totals.get(k, 0) for k in _COUNTS}
+    log.info("index: %s", summary)
+    return summary
+
+
+def index_batches(rt: Runtime, batches: Sequence[str]) -> dict[str, Any]:
+    """Index the staged articles of ``batches`` (one index task for every shard of a run, so clustering
+    sees all of the run's articles), then mark each batch indexed (the retention may delete it)."""
+    for b in batches:
+        check_batch_id(b)
+
+    def records() -> Iterator[Article]:
+        for b in batches:
+            for rec in read_records(rt.staging, b, ARTICLES):
+                yield Article.model_validate(rec)
+
+    summary = index_articles(rt, records())
+    summary["batches"] = list(batches)
+    for b in batches:
+        mark(rt.staging, b, INDEXED, run_indexed=summary["indexed"])
+    return summary
+
+
+def index_file(rt: Runtime, lines: Iterable[str], *, chunk: int = CHUNK) -> dict[str, Any]:
+    """Index JSON Lines of article records (``url, title, text, published, source, lang?``), streamed.
+
+    A line that is not a JSON object with a ``url`` is counted in ``errors`` (its line number kept in
+    ``bad_lines``, the first 20) and skipped; the other lines are indexed.
+    """
+    bad: list[dict[str, Any]] = []
+
+    def records() -> Iterator[Article]:
+        now = feedstate.now_utc().isoformat()
+        for lineno, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                yield Article.from_input(json.loads(line), fetched_at=now)
+            except (ValueError, TypeError) as exc:
+                bad.append({"line": lineno, "error": str(exc).splitlines()[0][:200]})
+
+    summary = index_articles(rt, records(), chunk=chunk)
+    summary["errors"] = len(bad)
+    summary["bad_lines"] = bad[:20]
+    return summary
