@@ -2,12 +2,12 @@
 
 The pages of the public article-extraction-benchmark (``../shared/data/article-extraction-benchmark``) are
 served on loopback by a minimal server in its own process. Two worker processes (both cores), each with its
-own HTTP client, push every page through ``newswatch.steps.fetch_articles``, the pipeline step itself
-(guarded downloads on its thread pool, extraction in the task thread). The bare baseline, measured in the
-same run with the same two processes, is ``trafilatura.extract`` on the same HTML bytes, no network. Two
-more reference figures: trafilatura's full-cascade ``bare_extraction`` with its metadata, and our own
-``extract_article`` on the bytes without HTTP (the gap to the pipeline is the cost of fetching). Passes
-alternate (bare, pipeline, …) and the median of each is reported.
+own HTTP client, push every page through ``newswatch.steps.fetch_entries`` on a dry-run ``Runtime``, the
+pipeline step itself (guarded downloads on its thread pool, extraction in the task thread). The bare
+baseline, measured in the same run with the same two processes, is ``trafilatura.extract`` on the same HTML
+bytes, no network. Two more reference figures: trafilatura's full-cascade ``bare_extraction`` with its
+metadata, and our own ``extract_article`` on the bytes without HTTP (the gap to the pipeline is the cost of
+fetching). Passes alternate (bare, pipeline, …) and the median of each is reported.
 
 Quality: token-level precision and recall of our body against the human ``articleBody`` (tokens are
 whitespace-separated, compared as multisets), averaged over pages; F1 of those averages is the figure the
@@ -40,12 +40,12 @@ _settings: Any = None
 
 def _init_worker() -> None:
     global _client, _settings
-    from newswatch import steps
+    from newswatch.clients import http_client
     from newswatch.settings import FetchSettings, Settings
 
     # the loopback server is ours: no politeness gap, which would only measure sleeping
     _settings = Settings(allowed_networks="127.0.0.1/32", fetch=FetchSettings(min_host_gap=0.0, per_host=8))
-    _client = steps.http_client(_settings)
+    _client = http_client(_settings)
 
 
 def _warm(_: int) -> int:
@@ -56,21 +56,19 @@ def _warm(_: int) -> int:
 def pipeline_batch(urls: list[str]) -> list[tuple[str, str | None, str | None]]:
     """(url, extracted text or None, error class or None) for each URL, through the real pipeline step.
 
-    ``steps.fetch_articles`` with Elasticsearch off (as in ``ingest --dry-run``): its thread pool fetches
-    pages while others are being extracted, exactly as in a DAG task; staged records are read back for
-    the quality figures.
+    ``steps.fetch_entries`` on a dry-run ``Runtime`` (no Elasticsearch, nothing written, as in
+    ``ingest --dry-run``): its thread pool fetches pages while others are being extracted, exactly as in a
+    DAG task's ``fetch_batch``; the articles and failures it returns in memory give the quality figures.
     """
-    import tempfile
+    from newswatch.records import Entry
+    from newswatch.runtime import Runtime
+    from newswatch.steps import fetch_entries
 
-    from newswatch import steps
-    from newswatch.staging import read_records
-
-    entries = [{"url": u, "feed_url": None, "title": ""} for u in urls]
-    with tempfile.TemporaryDirectory(dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as tmp:
-        root = Path(tmp)
-        steps.fetch_articles(_settings, None, _client, entries, staging=root, batch="b")
-        texts = {r["fetched_url"]: r["text"] for r in read_records(root, "b", steps.ARTICLES)}
-        errors = {r["url"]: r["error_class"] for r in read_records(root, "b", steps.FAILURES)}
+    entries = [Entry.from_feed(url=u, title="", published=None, feed_url=None, feed_name=None) for u in urls]
+    with Runtime(_settings, http=_client, dry_run=True) as rt:  # the client is the worker's: not closed here
+        got = fetch_entries(rt, entries)
+    texts = {a.fetched_url: a.text for a in got.articles.values()}
+    errors = {f.url: f.error_class for f in got.failures}
     return [(u, texts.get(u), errors.get(u)) for u in urls]
 
 

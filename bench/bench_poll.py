@@ -3,8 +3,9 @@
 A server process on loopback serves 1,000 RSS feeds of 20 items. 80 % answer ``If-None-Match`` /
 ``If-Modified-Since`` with 304; 20 % ignore validators and always send the same 200 body, so only the body
 hash saves newswatch from reparsing them. Round 1 polls everything (all new); then 5 % of the feeds get a new
-item and round 2 polls again with the state round 1 returned (``steps.poll_feed``, threads =
-``settings.fetch.concurrency``, the state kept in memory since there is no Elasticsearch here). The bare
+item and round 2 polls again with the state round 1 returned (``newswatch.steps.poll_feed``, threads =
+``settings.fetch.concurrency``, each feed's ``FeedState`` kept in memory since there is no Elasticsearch
+here). The bare
 baseline, in the same run, is ``httpx.Client.get`` of every feed URL with the same threads, no validators,
 no parsing.
 
@@ -29,9 +30,11 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from newswatch import steps  # noqa: E402
+from newswatch.clients import fetch_policy, http_client  # noqa: E402
 from newswatch.config import FeedConfig  # noqa: E402
+from newswatch.records import FeedState  # noqa: E402
 from newswatch.settings import Settings  # noqa: E402
+from newswatch.steps import poll_feed  # noqa: E402
 
 ITEMS = 20
 IGNORE_EVERY = 5  # feed i ignores validators when i % 5 == 0 (20 %)
@@ -104,11 +107,11 @@ def serve(port_out: Any, versions: Any, answered_304: Any) -> None:
 
 
 def poll_round(settings: Settings, http: httpx.Client, feeds: list[FeedConfig],
-               states: dict[str, dict[str, Any]]) -> tuple[float, dict[str, dict[str, Any]]]:
-    policy = steps.fetch_policy(settings)
+               states: dict[str, FeedState]) -> tuple[float, dict[str, dict[str, Any]]]:
+    policy = fetch_policy(settings)
 
-    def one(feed: FeedConfig) -> tuple[str, dict[str, Any], dict[str, Any]]:
-        state, _entries, report = steps.poll_feed(http, policy, feed, states.get(feed.url, {}))
+    def one(feed: FeedConfig) -> tuple[str, FeedState, dict[str, Any]]:
+        state, _entries, report = poll_feed(http, policy, feed, states.get(feed.url) or FeedState())
         states[feed.url] = state
         return feed.url, state, report
 
@@ -148,8 +151,8 @@ def main() -> int:
         feeds = [FeedConfig(url=f"{base}/feed/{i}.xml") for i in range(n)]
         urls = [f.url for f in feeds]
         threads = max(1, settings.fetch.concurrency)
-        states: dict[str, dict[str, Any]] = {}
-        with steps.http_client(settings) as http, httpx.Client(trust_env=False) as bare:
+        states: dict[str, FeedState] = {}
+        with http_client(settings) as http, httpx.Client(trust_env=False) as bare:
             bare_round(bare, urls[:50], threads)  # warm up both sides
             round1, reports1 = poll_round(settings, http, feeds, states)
             changed = {i for i in range(n) if i % CHANGE_EVERY == 7}

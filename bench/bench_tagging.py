@@ -153,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     for note in notes:
         print(f"# {note}")
     print(f"{topic.index.size} patterns; baseline = lower() + 10-word AC scan; target {TARGET:,.0f} articles/s")
-    print(f"{'mix':9s} {'articles':>8s} {'chars':>6s} {'tag/s':>8s} {'(median)':>9s} {'base/s':>8s} {'ratio':>6s}  target")
+    print(f"{'mix':9s} {'articles':>8s} {'chars':>6s} {'tag/s':>8s} {'(median)':>9s} {'base/s':>8s} "
+          f"{'ratio':>6s}  target")
     for name, r in results.items():
         print(
             f"{name:9s} {r['articles']:8d} {r['mean_chars']:6d} {r['tag_articles_per_s']:8,d} "

@@ -29,8 +29,9 @@ once. Every step is idempotent: no document is indexed twice and no email is sen
 Article bodies travel through staged files under `NEWSWATCH_STAGING_URL` (a local folder by default, object
 storage in production: one translation, `newswatch.staging.staging_root`, shared with the CLI); XCom carries
 batch ids and counts only. Each task body runs one `newswatch.steps` function with a `Runtime`, exactly as the
-CLI verb of the same name does (`newswatch poll --shard N --shards M --batch ID` reproduces a poll task). Re-running any task or
-run is idempotent. Trigger with `{"force": true}` to poll every feed regardless of its next-due time.
+CLI verb of the same name does (`newswatch poll --shard N --shards M --batch ID` reproduces a poll task).
+Re-running any task or run is idempotent. Trigger with `{"force": true}` to poll every feed regardless of its
+next-due time.
 """
 
 from __future__ import annotations

@@ -1,31 +1,9 @@
-"""The error tree of fetching, feed parsing and article extraction.
+"""The fetch, feed and extraction half of newswatch's error tree (this package imports nothing of ours).
 
 Callers catch classes, never strings; every class has a stable ``error_class`` name (its class name) that
-is recorded in feed health, CLI output and run summaries. ``newswatch.errors`` extends this tree with the
-core's errors (configuration, indexing, alerting) and re-exports it, so one import serves everybody::
-
-    NewswatchError
-    ├── FetchError                 could not get usable bytes for a URL
-    │   ├── BlockedURL             scheme or form we refuse (javascript:, data:, file:, no host …)
-    │   ├── BlockedAddress         resolves to a refused network (loopback, private, metadata …)
-    │   ├── RobotsDisallowed       robots.txt forbids the page
-    │   ├── ConnectError           DNS failure, refused or reset connection
-    │   ├── FetchTimeout           connect/read/total time limit hit (incl. servers that drip bytes)
-    │   ├── TooManyRedirects       redirect limit or loop
-    │   ├── ResponseTooLarge       body over the cap, counted after decompression (gzip bombs)
-    │   ├── UnsupportedContentType PDF, image, … where HTML or a feed was expected
-    │   └── HTTPStatusError        4xx/5xx
-    │       └── RateLimited        429/503, carries ``retry_after`` seconds when the server said
-    ├── FeedError                  bytes that are not a usable feed
-    │   ├── NotAFeed               HTML or other markup served as a feed, or empty/binary bodies
-    │   ├── FeedSyntaxError        malformed XML with no entries recovered
-    │   └── UnsafeFeed             DTD entity declarations (entity bombs, external entities)
-    ├── ExtractionError            a page without an article body
-    │   ├── NotHTML                bytes that are not an HTML document
-    │   └── NoArticleBody          HTML in which no body text was found
-    ├── ConfigError                (newswatch.errors) invalid YAML or settings
-    ├── IndexingError              (newswatch.errors) Elasticsearch refused documents
-    └── AlertError                 (newswatch.errors) an alert could not be sent
+is recorded in feed health, CLI output and run summaries. ``newswatch.errors`` adds the core's errors
+(configuration, staging, indexing, search, alerting, services), re-exports these, and draws the whole tree
+once — the one drawing, checked against the classes by ``tests/unit/test_errors.py``.
 """
 
 from __future__ import annotations

@@ -62,7 +62,8 @@ __all__ = [
     "AlertError", "BlockedAddress", "BlockedURL", "ConfigError", "ConnectError", "ExtractionError",
     "FeedError", "FeedSyntaxError", "FetchError", "FetchTimeout", "HTTPStatusError", "IndexingError",
     "NewswatchError", "NoArticleBody", "NotAFeed", "NotHTML", "RateLimited", "ResponseTooLarge",
-    "RobotsDisallowed", "SearchError", "ServiceError", "StagingError", "TooManyRedirects", "UnsafeFeed", "UnsupportedContentType",
+    "RobotsDisallowed", "SearchError", "ServiceError", "StagingError", "TooManyRedirects", "UnsafeFeed",
+    "UnsupportedContentType",
     "classify",
 ]
 

@@ -19,6 +19,7 @@ fails a test, not a bulk request in production.
 from __future__ import annotations
 
 import base64
+import builtins
 import gzip
 import hashlib
 from typing import Any, Literal
@@ -162,12 +163,12 @@ class Page(_Record):
     bytes: int
 
     @classmethod
-    def of(cls, article: Article, html: bytes, content_type: str | None) -> Page:
+    def of(cls, article: Article, html: builtins.bytes, content_type: str | None) -> Page:
         return cls(id=article.id, url=article.url, fetched_url=article.fetched_url, feed_url=article.feed_url,
                    fetched_at=article.fetched_at, content_type=content_type, bytes=len(html),
                    html_gz=base64.b64encode(gzip.compress(html, compresslevel=6)).decode("ascii"))
 
-    def html(self) -> bytes:
+    def html(self) -> builtins.bytes:
         return gzip.decompress(base64.b64decode(self.html_gz))
 
 

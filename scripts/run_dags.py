@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
-from newswatch.settings import Settings
 from newswatch.localstack.services import airflow_password
+from newswatch.settings import Settings
 
 
 def _transient(exc: BaseException) -> bool:

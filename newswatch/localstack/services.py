@@ -104,7 +104,8 @@ def ensure_es_distribution(settings: Settings) -> Path:
         log.info("fetching Elasticsearch %s: %s", version, " ".join(cmd))
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=downloads)
         if proc.returncode != 0 or not archive.exists():
-            raise ServiceError(f"mvn could not fetch Elasticsearch {version}:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+            raise ServiceError(f"mvn could not fetch Elasticsearch {version}:\n"
+                               f"{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
     staging = settings.cache_dir / f".unpack-{version}-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     with zipfile.ZipFile(archive) as zf:

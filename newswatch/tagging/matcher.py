@@ -219,7 +219,9 @@ def _leftmost_longest(candidates: list[tuple[int, int, int, int, Pattern]]) -> l
 _TERMINATORS = ".!?…。！？\n"  # located with str.find, which is several times faster than a regex scan
 _CLOSERS = frozenset("\"'»”’)]")
 _ABBREV = frozenset(
-    ["mr", "mrs", "ms", "dr", "gen", "lt", "col", "maj", "sgt", "capt", "cpt", "st", "no", "vs", "jr", "sr", "prof", "gov", "sen", "rep", "adm", "cmdr", "corp", "inc", "ltd", "ген", "т", "тыс", "млн", "млрд", "г", "гг", "ст", "им", "ім", "тис", "грн", "d.h", "z.b", "bzw"]
+    ["mr", "mrs", "ms", "dr", "gen", "lt", "col", "maj", "sgt", "capt", "cpt", "st", "no", "vs", "jr", "sr",
+     "prof", "gov", "sen", "rep", "adm", "cmdr", "corp", "inc", "ltd", "ген", "т", "тыс", "млн", "млрд", "г", "гг",
+     "ст", "им", "ім", "тис", "грн", "d.h", "z.b", "bzw"]
 )
 
 

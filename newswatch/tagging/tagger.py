@@ -236,8 +236,9 @@ def _matches(
     hit_sentence: list[int] | None,
     evidence: set[int],
 ) -> list[dict[str, Any]]:
-    """:class:`TermMatch` fields of the term matches in text order, at most ``MAX_MATCHES`` to keep documents small; when there are more,
-    those in evidence sentences (``hit_sentence[i]`` is the sentence of ``topic_hits[i]``) are kept first.
+    """:class:`TermMatch` fields of the term matches in text order, at most ``MAX_MATCHES`` to keep documents
+    small; when there are more, those in evidence sentences (``hit_sentence[i]`` is the sentence of
+    ``topic_hits[i]``) are kept first.
     """
     chosen = topic_hits
     if len(topic_hits) > MAX_MATCHES:

@@ -86,7 +86,8 @@ def test_poll_fetch_index_timeline_claims_feeds_status(settings_factory, demo_si
     assert any(json.loads(x)["url"].endswith(".rss") or json.loads(x)["url"].endswith(".xml")
                for x in found.stdout.splitlines())
 
-    stories = [json.loads(x) for x in runner.invoke(main, ["stories", "--size", "100", "--json"], env=env).stdout.splitlines()]
+    listed = runner.invoke(main, ["stories", "--size", "100", "--json"], env=env)
+    stories = [json.loads(x) for x in listed.stdout.splitlines()]
     keys = {e["story"] for e in expected_articles()}
     assert len(stories) == len(keys)
     wire = [s for s in stories if s["articles"] == 2]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from newswatch import index
+from newswatch.clients import make_es
 from newswatch.localstack.demosite import expected_articles
 from newswatch.settings import ElasticsearchSettings, Settings
 from tests.integration.helpers import airflow_env

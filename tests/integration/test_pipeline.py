@@ -11,8 +11,8 @@ import pytest
 from newswatch import alerts, index, steps
 from newswatch.clients import smtp_connect
 from newswatch.config import Recipient, load_feeds
-from newswatch.runtime import Runtime
 from newswatch.localstack.demosite import expected_articles
+from newswatch.runtime import Runtime
 from newswatch.search import search_articles, timeline
 from tests.integration.helpers import write_demo_feeds
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from newswatch.config import load_feeds, load_recipients
-from newswatch.localstack.demosite import feed_urls
 from newswatch.errors import ConfigError
+from newswatch.localstack.demosite import feed_urls
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 

@@ -138,7 +138,8 @@ def test_redirect_to_private_address_is_blocked_without_connecting() -> None:
 
 
 def test_content_type_check() -> None:
-    client, pol = client_for(lambda r: httpx.Response(200, content=b"%PDF-1.4", headers={"Content-Type": "application/pdf"}))
+    client, pol = client_for(
+        lambda r: httpx.Response(200, content=b"%PDF-1.4", headers={"Content-Type": "application/pdf"}))
     with pytest.raises(UnsupportedContentType):
         fetch(client, "http://93.184.216.34/x.pdf", pol, accept=("text/html",), check_addresses=False)
 
