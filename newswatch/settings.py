@@ -84,7 +84,8 @@ class FetchSettings(BaseModel):
     per_host: int = Field(2, description="Parallel fetches to one host")
     min_host_gap: float = Field(1.0, description="Minimum seconds between request starts to one host")
     respect_robots: bool = Field(True, description="Obey robots.txt for article pages")
-    max_articles_per_feed: int = Field(50, description="New articles fetched per feed per poll")
+    max_articles_per_feed: int = Field(
+        50, description="New articles fetched per feed per poll (the rest wait in the feed's backlog)")
     byline_search: bool = Field(False, description="Search page text for an author when meta tags name none")
 
 
@@ -106,7 +107,8 @@ class Settings(BaseSettings):
     staging_keep_days: float = Field(
         7, gt=0, description="Indexed batches older than this (days) are deleted after each poll run"
     )
-    allowed_networks: str = Field("", description="CIDRs the SSRF guard allows, comma-separated")
+    allowed_networks: str = Field(
+        "", description="Networks the SSRF guard allows, comma-separated: CIDR (any port), IP:port, CIDR:port")
     alert_min_level: Literal["core", "related"] = Field("core", description="Lowest tag level that triggers an alert")
     alert_lookback_days: int = Field(7, description="Only articles indexed this recently can trigger alerts")
     demo_port: int = Field(8765, description="Port of the sample news site")

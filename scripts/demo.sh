@@ -10,7 +10,8 @@ NW=.venv/bin/newswatch
 export NEWSWATCH_VAR_DIR=${NEWSWATCH_VAR_DIR:-$PWD/var}
 if [ "$mode" = demo ]; then
   export NEWSWATCH_FEEDS_FILE=${NEWSWATCH_FEEDS_FILE:-$PWD/config/feeds.demo.yaml}
-  export NEWSWATCH_ALLOWED_NETWORKS=${NEWSWATCH_ALLOWED_NETWORKS:-127.0.0.1/32}
+  # the sample site only: its port, not every loopback port (Elasticsearch listens on loopback too)
+  export NEWSWATCH_ALLOWED_NETWORKS=${NEWSWATCH_ALLOWED_NETWORKS:-127.0.0.1:${NEWSWATCH_DEMO_PORT:-8765}}
   export NEWSWATCH_FETCH__MIN_HOST_GAP=${NEWSWATCH_FETCH__MIN_HOST_GAP:-0}  # our own local site
   services=es,mail,site,airflow
 else

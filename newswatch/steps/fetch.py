@@ -22,7 +22,6 @@ from extractors.fetch import PAGE_CONTENT_TYPES, FetchPolicy, FetchResult, fetch
 from extractors.robots import RobotsCache
 from newswatch import feedhealth, feedstate, index
 from newswatch.errors import classify
-from newswatch.politeness import HostLimiter
 from newswatch.records import Article, Entry, Failure, Page
 from newswatch.runtime import Runtime
 from newswatch.staging import ARTICLES, ENTRIES, FAILURES, check_batch_id, read_records, write_records
@@ -31,15 +30,11 @@ from newswatch.steps.poll import Report, host_limiter
 log = logging.getLogger(__name__)
 
 
-def fetch_page(http: httpx.Client, policy: FetchPolicy, entry: Entry, robots: RobotsCache | None = None,
-               limiter: HostLimiter | None = None) -> FetchResult:
-    """Fetch one entry's page (robots.txt first, when given; its Crawl-delay floors the host's gap).
-    Raises a FetchError subclass."""
-    if robots is not None:
-        if not robots.allowed(entry.url):
-            raise RobotsDisallowed("robots.txt disallows this page", url=entry.url)
-        if limiter is not None:
-            limiter.floor(entry.url, robots.crawl_delay(entry.url))
+def fetch_page(http: httpx.Client, policy: FetchPolicy, entry: Entry,
+               robots: RobotsCache | None = None) -> FetchResult:
+    """Fetch one entry's page (robots.txt first, when given). Raises a FetchError subclass."""
+    if robots is not None and not robots.allowed(entry.url):
+        raise RobotsDisallowed("robots.txt disallows this page", url=entry.url)
     return fetch(http, entry.url, policy, accept=PAGE_CONTENT_TYPES)
 
 
@@ -77,7 +72,9 @@ def fetch_entries(rt: Runtime, entries: Iterable[Entry], *,
     entries = list(entries)
 
     def download(entry: Entry) -> FetchResult:
-        return limiter.run(entry.url, lambda: fetch_page(http, policy, entry, robots, limiter))
+        if robots is not None:  # before taking a slot: the host's Crawl-delay paces this very request
+            limiter.floor(entry.url, robots.crawl_delay(entry.url))
+        return limiter.run(entry.url, lambda: fetch_page(http, policy, entry, robots))
 
     out = Fetched()
     with ThreadPoolExecutor(max_workers=max(1, settings.fetch.concurrency)) as pool:

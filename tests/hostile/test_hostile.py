@@ -164,3 +164,23 @@ def test_robots_txt_is_obeyed_and_can_be_turned_off(monkeypatch: pytest.MonkeyPa
         assert server.hits.get("/robots.txt", 0) == hits_before
     finally:
         server.stop()
+
+
+def test_crawl_delay_is_a_floor_for_the_host_gap() -> None:
+    """robots.txt's Crawl-delay raises the per-host gap (here from 0 to 0.4 s): three pages of that host
+    cannot all start within 0.8 s. A lower bound only, so a slow machine cannot make it flaky."""
+    server = HostileServer().start()
+    try:
+        server.route("/robots.txt", reply(200, b"User-agent: *\nCrawl-delay: 0.4\nDisallow: /*.pdf$\n", "text/plain"))
+        entries = [Entry.from_feed(url=server.route(f"/s/{i}", reply(200, article_html())), title=str(i),
+                                   published=None, feed_url=None, feed_name=None) for i in range(3)]
+        pdf = Entry.from_feed(url=server.url("/files/report.pdf"), title="pdf", published=None, feed_url=None,
+                              feed_name=None)
+        started = time.monotonic()
+        with Runtime(make_settings(), dry_run=True) as rt:
+            got = steps.fetch_entries(rt, [*entries, pdf])
+        assert time.monotonic() - started >= 0.8
+        assert len(got.articles) == 3 and dict(got.errors) == {"RobotsDisallowed": 1}  # the RFC 9309 wildcard
+        assert server.hits.get("/files/report.pdf", 0) == 0
+    finally:
+        server.stop()
