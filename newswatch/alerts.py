@@ -29,7 +29,7 @@ from newswatch import index
 from newswatch.config import Recipient
 from newswatch.errors import AlertError, classify
 from newswatch.settings import Settings
-from newswatch.tagging import load_topic
+from newswatch.tagging import Topic, load_topics
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +58,14 @@ def find_new_stories(es: Elasticsearch, settings: Settings, topic: str, levels: 
     stories: dict[str, list[dict[str, Any]]] = defaultdict(list)
     # Only recent articles can make a story new: keeps each run's scan small however long the history grows.
     recent = {"range": {"indexed_at": {"gte": f"now-{settings.alert_lookback_days}d"}}}
-    query = {"bool": {"filter": [{"term": {"topic": topic}}, {"terms": {"level": list(levels)}}, recent]}}
-    fields = ["id", "url", "title", "source", "published", "level", "score", "reasons", "evidence",
-              "matched_terms", "claims", "entity_names", "story_id"]
+    # each topic's own result (``topics.<name>``), not the article's primary topic: one article can be
+    # core for two topics and alert both topics' subscribers
+    query = {"bool": {"filter": [{"terms": {f"topics.{topic}.level": list(levels)}}, recent]}}
+    fields = ["id", "url", "title", "source", "published", "claims", "entity_names", "story_id",
+              f"topics.{topic}"]
     for hit in helpers.scan(es, index=art_index, query={"query": query}, _source=fields, size=500):
         src = hit["_source"]
+        src.update((src.pop("topics", {}) or {}).get(topic, {}))  # level, score, evidence, reasons, terms
         stories[src.get("story_id") or src["id"]].append(src)
     if not stories:
         return []
@@ -150,11 +153,21 @@ def send_alerts(
     *,
     topic_name: str | None = None,
 ) -> dict[str, Any]:
-    """Send one email per new story to the recipients who want it. Returns counts and the story ids."""
-    topic = load_topic(topic_name or settings.topic, config_dir=settings.config_dir)
+    """Send one email per new story and topic to the recipients of that topic, for every enabled topic
+    (or ``topic_name`` only). Returns counts and the story ids."""
+    topics = load_topics(settings.config_dir, default=settings.topic)
+    chosen = [topics.get(topic_name)] if topic_name else list(topics.topics)
+    summary: dict[str, Any] = {"stories": 0, "sent": 0, "skipped": 0, "failed": 0, "story_ids": [], "errors": {}}
+    for topic in chosen:
+        _send_topic(settings, es, smtp_factory, recipients, topic, summary)
+    log.info("alerts: %s", {k: v for k, v in summary.items() if k != "story_ids"})
+    return summary
+
+
+def _send_topic(settings: Settings, es: Elasticsearch, smtp_factory: Callable[[], smtplib.SMTP],
+                recipients: Sequence[Recipient], topic: Topic, summary: dict[str, Any]) -> None:
     levels = ["core"] if settings.alert_min_level == "core" else ["core", "related"]
     alert_index = index.index_name(settings, "alerts")
-    summary: dict[str, Any] = {"stories": 0, "sent": 0, "skipped": 0, "failed": 0, "story_ids": [], "errors": {}}
     for story in find_new_stories(es, settings, topic.name, levels):
         summary["stories"] += 1
         to = [r.email for r in recipients if r.wants(topic.name, story.get("level") or "none")]
@@ -182,8 +195,6 @@ def send_alerts(
                   refresh=True)
         summary["sent"] += 1
         summary["story_ids"].append(story["story_id"])
-    log.info("alerts: %s", {k: v for k, v in summary.items() if k != "story_ids"})
-    return summary
 
 
 STALE_CLAIM = timedelta(minutes=30)

@@ -61,7 +61,8 @@ def ensure_indices(es: Elasticsearch, settings: Settings) -> list[str]:
         else:
             # new fields of a newer release are added in place; a changed type needs a reindex
             try:
-                es.indices.put_mapping(index=name, properties=body["mappings"]["properties"])
+                es.indices.put_mapping(index=name, properties=body["mappings"]["properties"],
+                                       dynamic_templates=body["mappings"].get("dynamic_templates"))
             except BadRequestError as exc:
                 log.warning("mapping of %s differs from the template and needs a reindex: %s", name, exc)
     es.cluster.health(index=[index_name(settings, k) for k in KINDS], wait_for_status="yellow", timeout="30s")

@@ -101,7 +101,7 @@ class Article(_Record):
     lang: str | None = None
     fetched_at: str
     chars: int = 0
-    # tagging (``steps.indexing.tag_fields``)
+    # tagging (``steps.indexing.tag_fields``; the top-level fields are the primary topic's result)
     topic: str | None = None
     level: Level = "none"
     score: float = 0.0
@@ -110,6 +110,8 @@ class Article(_Record):
     concepts: list[str] = Field(default_factory=list)
     evidence: list[str] = Field(default_factory=list)
     reasons: list[str] = Field(default_factory=list)
+    topics: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per topic: level, score, evidence …
+    topic_levels: list[str] = Field(default_factory=list)  # "name:level" of every topic that matched
     entities: list[dict[str, Any]] = Field(default_factory=list)
     entity_names: list[str] = Field(default_factory=list)
     claims: list[dict[str, Any]] = Field(default_factory=list)

@@ -6,6 +6,7 @@ The CLI only parses options and formats output; the work is in ``newswatch.steps
 - ``pipeline``: poll, fetch, index, ingest, tag, reprocess, alert, init, staging prune
 - ``query``: search, timeline, stories, claims, feeds status/discover, mail list
 - ``stack``: stack up/down/status, demo-site, serve-mail
+- ``topics``: tag, topics list/eval/explain (the topic authoring loop)
 
 Listing commands take ``--json``; long work reports progress on stderr so stdout stays machine-readable.
 A failure prints one line on stderr saying what and where, and exits 1 (2 for usage and config errors);
@@ -36,6 +37,6 @@ def main(verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-from newswatch.cli import pipeline, query, stack  # noqa: E402  (the verbs register on ``main``)
+from newswatch.cli import pipeline, query, stack, topics  # noqa: E402  (the verbs register on ``main``)
 
-__all__ = ["main", "pipeline", "query", "stack"]
+__all__ = ["main", "pipeline", "query", "stack", "topics"]

@@ -95,35 +95,6 @@ def ingest(feeds_file: str | None, dry_run: bool, force: bool, as_json: bool) ->
 
 
 @main.command()
-@click.option("--topic", "topic_name", help="Topic name (config/topics/NAME.yaml) or YAML path.")
-def tag(topic_name: str | None) -> None:
-    """Tag JSON Lines from stdin ({id, title, text, lang?, published?}); one JSON line out per input."""
-    from newswatch.settings import Settings
-    from newswatch.tagging import load_topic, tag_article
-
-    settings = Settings()
-    topic = load_topic(topic_name or settings.topic, config_dir=settings.config_dir)
-    for lineno, line in enumerate(sys.stdin, 1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            click.echo(json.dumps({"id": None, "line": lineno, "error": f"invalid JSON: {exc}"}))
-            continue
-        if not isinstance(item, dict):
-            click.echo(json.dumps({"id": None, "line": lineno, "error": "not a JSON object"}))
-            continue
-        res = tag_article(topic, title=str(item.get("title") or ""), text=str(item.get("text") or ""),
-                          lang=item.get("lang"))
-        out = {"id": item.get("id"), "level": res.level, "score": round(float(res.score), 4),
-               "matches": sorted({m.term for m in res.matches}), "evidence": res.evidence, "reasons": res.reasons,
-               "entities": [e.name for e in res.entities],
-               "claims": [c.model_dump(mode="json") for c in res.claims]}
-        click.echo(json.dumps(out, ensure_ascii=False))
-
-
-@main.command()
 @click.option("--recipients", "recipients_file", help="Recipients YAML (default: config/recipients.yaml).")
 @click.option("--json", "as_json", is_flag=True)
 def alert(recipients_file: str | None, as_json: bool) -> None:

@@ -20,7 +20,7 @@ from newswatch.errors import classify
 from newswatch.records import Article
 from newswatch.runtime import Runtime
 from newswatch.staging import ARTICLES, INDEXED, check_batch_id, mark, read_records
-from newswatch.tagging import Topic, load_topic, tag_article
+from newswatch.tagging import TopicSet, combine, load_topics
 
 log = logging.getLogger(__name__)
 
@@ -35,37 +35,26 @@ def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
-def tag_fields(topic: Topic, art: Article) -> dict[str, Any]:
-    """The tagging fields of an article record (the one place they are listed)."""
-    res = tag_article(topic, title=art.title, text=art.text, lang=art.lang)
-    claims = [c.model_dump(mode="json") for c in res.claims]
-    return {
-        "topic": res.topic, "level": res.level, "score": round(float(res.score), 4),
-        "matches": [m.model_dump(mode="json") for m in res.matches],
-        "matched_terms": sorted({m.term.lower() for m in res.matches}),
-        "concepts": sorted({m.concept for m in res.matches}),
-        "evidence": list(res.evidence), "reasons": list(res.reasons),
-        "entities": [e.model_dump(mode="json") for e in res.entities],
-        "entity_names": sorted({e.name for e in res.entities}),
-        "claims": claims, "claim_max": max((c.get("count_max") or c["count"] for c in claims), default=None),
-    }
+def tag_fields(topics: TopicSet, art: Article) -> dict[str, Any]:
+    """The tagging fields of an article record, every enabled topic in one pass (``tagging.combine`` lists
+    them: per-topic results under ``topics``, the primary result at the top level, entities, claims)."""
+    return combine(topics.tag(art.title, art.text, art.lang), topics.default)
 
 
-def tag_record(topic: Topic, art: Article) -> Article:
-    """The article with its tag, explanation, entities and claims; a tagging failure is recorded on the
+def tag_record(topics: TopicSet, art: Article) -> Article:
+    """The article with its tags, explanations, entities and claims; a tagging failure is recorded on the
     article (level ``none``, the error class in ``reasons``) and never blocks the batch."""
     try:
-        fields = tag_fields(topic, art)
+        fields = tag_fields(topics, art)
     except Exception as exc:
         log.exception("tagging article %s failed", art.id)
-        fields = {"topic": topic.name, "level": "none", "score": 0.0, "matches": [], "matched_terms": [],
-                  "concepts": [], "evidence": [], "reasons": [f"tagging failed: {classify(exc)}"], "entities": [],
-                  "entity_names": [], "claims": [], "claim_max": None}
+        fields = {"topic": topics.default, "level": "none", "score": 0.0, "matches": [], "matched_terms": [],
+                  "concepts": [], "evidence": [], "reasons": [f"tagging failed: {classify(exc)}"], "topics": {},
+                  "topic_levels": [], "entities": [], "entity_names": [], "claims": [], "claim_max": None}
     return art.model_copy(update=fields)
 
 
-def index_articles(rt: Runtime, articles: Iterable[Article], *, chunk: int = CHUNK,
-                   topic_name: str | None = None) -> dict[str, Any]:
+def index_articles(rt: Runtime, articles: Iterable[Article], *, chunk: int = CHUNK) -> dict[str, Any]:
     """Tag, fingerprint, cluster into stories and bulk-write ``articles``, ``chunk`` at a time.
 
     An article id seen earlier in the same call (two batches or two shards fetched one page) is written
@@ -75,7 +64,7 @@ def index_articles(rt: Runtime, articles: Iterable[Article], *, chunk: int = CHU
     settings = rt.settings
     rt.ensure_indices()
     es = rt.es
-    topic = load_topic(topic_name or settings.topic, config_dir=settings.config_dir)
+    topics = load_topics(settings.config_dir, default=settings.topic)
     art_index = index.index_name(settings, "articles")
     totals: Counter[str] = Counter()
     seen: set[str] = set()
@@ -86,7 +75,7 @@ def index_articles(rt: Runtime, articles: Iterable[Article], *, chunk: int = CHU
                 totals["duplicates"] += 1
                 continue
             seen.add(art.id)
-            records[art.id] = tag_record(topic, art).model_copy(update=dedupe.fingerprint(art.text))
+            records[art.id] = tag_record(topics, art).model_copy(update=dedupe.fingerprint(art.text))
         if not records:
             continue
         resp = es.mget(index=art_index, ids=list(records), source=["story_id", "indexed_at", "link_ids"])

@@ -19,6 +19,7 @@ from newswatch.tagging.claims import build_claims_timeline, extract_claims
 from newswatch.tagging.models import Claim, Entity, TagResult, TermMatch
 from newswatch.tagging.tagger import tag_article
 from newswatch.tagging.topic import Topic, TopicConfigError, load_topic, resolve_config_dir
+from newswatch.tagging.topicset import TopicSet, combine, load_topics, primary
 
 __all__ = [
     "Claim",
@@ -27,6 +28,10 @@ __all__ = [
     "TermMatch",
     "Topic",
     "TopicConfigError",
+    "TopicSet",
+    "combine",
+    "load_topics",
+    "primary",
     "build_claims_timeline",
     "extract_claims",
     "load_topic",

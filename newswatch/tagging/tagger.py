@@ -46,11 +46,18 @@ def tag_article(topic: Topic | str, title: str = "", text: str = "", lang: str |
         topic = load_topic(topic)
     title = title or ""
     text = text or ""
-    title_len = len(title)
-    offset = title_len + 1
     hay = f"{title}\n{text}"
     folded = fold_text(hay)
-    hits = topic.index.scan(folded)
+    return evaluate(topic, title, hay, folded, topic.index.scan(folded))
+
+
+def evaluate(topic: Topic, title: str, hay: str, folded: str, hits: dict[str, list[Hit]]) -> TagResult:
+    """The decision for ``topic`` given the hits of its patterns in ``hay`` (``title + "\\n" + text``,
+    folded as ``folded``): what ``tag_article`` does after its scan, and what ``TopicSet.tag`` runs per topic
+    after one scan for all topics."""
+    title_len = len(title)
+    offset = title_len + 1
+    text = hay[offset:]
     entities = resolve_entities(topic, hits)
     topic_hits = hits.get(FAMILY_TOPIC, [])
     if not topic_hits:
@@ -80,10 +87,14 @@ def tag_article(topic: Topic | str, title: str = "", text: str = "", lang: str |
     starts = [s for s, _ in sentences]
     hit_sentence = [bisect_right(starts, h.start) - 1 for h in topic_hits]
     by_sentence: dict[int, int] = {}  # sentence -> bit mask of the concepts found in it
-    for si, label in zip(hit_sentence, labels, strict=True):
+    positions: dict[int, list[tuple[int, int, int]]] = {}  # sentence -> (bit, start, end), for ``near``
+    relational = any(r.rule.near is not None for r in rules)
+    for si, label, h in zip(hit_sentence, labels, topic_hits, strict=True):
         by_sentence[si] = by_sentence.get(si, 0) | bits[label]
+        if relational:
+            positions.setdefault(si, []).append((bits[label], h.start, h.end))
 
-    fired, vetoes = _fire_rules(rules, by_sentence)
+    fired, vetoes = _fire_rules(rules, by_sentence, positions, hay)
     level: Level = "none"
     if any(r.level == "core" for r, _, _ in fired):
         level = "core"
@@ -108,12 +119,14 @@ def tag_article(topic: Topic | str, title: str = "", text: str = "", lang: str |
 
 
 def _fire_rules(
-    rules: list[CompiledRule], by_sentence: dict[int, int]
+    rules: list[CompiledRule], by_sentence: dict[int, int],
+    positions: dict[int, list[tuple[int, int, int]]] | None = None, hay: str = "",
 ) -> tuple[list[tuple[RuleConfig, int, list[int]]], list[tuple[RuleConfig, int, str]]]:
     """Every (rule, first sentence, contributing sentences) that fired, and every veto that stopped one.
 
     Windows start at each sentence with a topic term; a window's concepts are the OR of its sentences'
-    masks, computed once per window size, so checking a rule against a window is a few integer ANDs.
+    masks, computed once per window size, so checking a rule against a window is a few integer ANDs. A rule
+    with ``near`` is then checked on the term positions of the window (``_near_ok``).
     """
     fired: list[tuple[RuleConfig, int, list[int]]] = []
     vetoes: list[tuple[RuleConfig, int, str]] = []
@@ -146,11 +159,36 @@ def _fire_rules(
                     blocked = next(c for c, bit in compiled.none_of if bit & mask)
                     vetoes.append((rule, si, blocked))
                     continue
+                if rule.near is not None and not _near_ok(compiled, members, positions or {}, hay):
+                    continue
                 needed = compiled.needed
                 used = [j for j in members if by_sentence[j] & needed]
                 if used[0] == si:  # otherwise the window starting at used[0] reports the co-occurrence
                     fired.append((rule, si, used))
     return fired, vetoes
+
+
+def _near_ok(compiled: CompiledRule, members: list[int], positions: dict[int, list[tuple[int, int, int]]],
+             hay: str) -> bool:
+    """Whether some term of the first group (the actor) has, for every other group, a term of that group at
+    most ``near`` words away (words between the two terms; overlapping terms are 0 apart)."""
+    near = compiled.rule.near or 0
+    hits = [h for si in members for h in positions.get(si, ())]
+    first, rest = compiled.groups[0], compiled.groups[1:]
+    for bit, a_start, a_end in hits:
+        if not bit & first:
+            continue
+        if all(any(b & g and _gap(a_start, a_end, s, e, hay) <= near for b, s, e in hits) for g in rest):
+            return True
+    return False
+
+
+def _gap(a_start: int, a_end: int, b_start: int, b_end: int, hay: str) -> int:
+    if b_start >= a_end:
+        return len(hay[a_end:b_start].split())
+    if a_start >= b_end:
+        return len(hay[b_end:a_start].split())
+    return 0
 
 
 def _score(

@@ -88,13 +88,20 @@ class ConceptConfig(_Strict):
 
 
 class RuleConfig(_Strict):
-    """Co-occurrence rule: every ``all_of`` group must be present within ``window`` sentences."""
+    """Co-occurrence rule: every ``all_of`` group must be present within ``window`` sentences.
+
+    ``near: N`` makes the rule relational rather than co-occurrence: each other group must have a term at
+    most N words from a term of the first group (the actor), in the same window — "North Korean troops",
+    "soldiers from North Korea" and "North Korea has sent 10,000 soldiers" (N = 4) fire, while a paragraph
+    that names North Korea in one clause and other soldiers in another does not.
+    """
 
     id: str
     level: Literal["core", "related"]
     all_of: list[list[str]] = Field(min_length=1)
     none_of: list[str] = Field(default_factory=list)
     window: int = Field(1, ge=1, le=5)
+    near: int | None = Field(None, ge=0, le=30)
     weight: float = Field(0.9, gt=0.0, le=1.0)
     reason: str
 
@@ -122,6 +129,7 @@ class TopicConfig(_Strict):
     name: str
     title: str
     version: int | str
+    enabled: bool = True
     description: str = ""
     entities: str | None = "entities.yaml"
     concepts: dict[str, ConceptConfig] = Field(min_length=1)
@@ -212,6 +220,7 @@ class Topic:
     path: Path
     index: TermIndex
     entities: dict[str, EntityConfig] = field(default_factory=dict)
+    patterns: tuple[Pattern, ...] = ()
 
     @property
     def name(self) -> str:
@@ -340,4 +349,4 @@ def _compile(config: TopicConfig, path: Path, gazetteer: GazetteerConfig | None)
         for ent in gazetteer.entities:
             entities[ent.id] = ent
             add(ent.aliases, ent.id, FAMILY_ENTITY, f"entity {ent.id}")
-    return Topic(config=config, path=path, index=TermIndex(patterns), entities=entities)
+    return Topic(config=config, path=path, index=TermIndex(patterns), entities=entities, patterns=tuple(patterns))

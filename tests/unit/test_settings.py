@@ -40,3 +40,13 @@ def test_defaults_come_from_the_working_directory_or_xdg(tmp_path: Path, monkeyp
     assert s.config_dir == tmp_path / "xdg-config" / "newswatch"
     assert s.var_dir == tmp_path / "xdg-state" / "newswatch"
     assert "site-packages" not in str(s.config_dir) + str(s.var_dir)
+
+
+def test_the_cli_runs_as_a_module_and_has_a_version() -> None:
+    """`newswatch stack up` starts the SMTP sink with `python -m newswatch.cli serve-mail`."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "newswatch.cli", "--version"], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.startswith("newswatch, version ")
