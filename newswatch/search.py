@@ -28,11 +28,22 @@ def build_query(query: str | None, *, since: str | None = None, until: str | Non
         if until:
             rng["lte"] = until
         filters.append({"range": {"published": rng}})
-    if levels:
+    if topic:  # that topic's own result, whatever the article's primary topic is
+        filters.append({"terms": {level_field(topic): levels or ["core", "related"]}})
+    elif levels:
         filters.append({"terms": {"level": levels}})
-    if topic:
-        filters.append({"term": {"topic": topic}})
     return {"bool": {"must": must or [{"match_all": {}}], "filter": filters}}
+
+
+def level_field(topic: str | None) -> str:
+    """The level field to filter and facet on: a topic's own (``topics.<name>.level``) or the primary one."""
+    if topic is None:
+        return "level"
+    if not topic.replace("_", "").isalnum():
+        from newswatch.errors import SearchError
+
+        raise SearchError(f"invalid topic name {topic!r}")
+    return f"topics.{topic}.level"
 
 
 def search_articles(es: Elasticsearch, settings: Settings, query: str | None, *, size: int = 10,
@@ -54,19 +65,19 @@ def search_articles(es: Elasticsearch, settings: Settings, query: str | None, *,
 
 def timeline(es: Elasticsearch, settings: Settings, query: str | None, *, interval: str = "week",
              since: str | None = None, until: str | None = None, levels: list[str] | None = None,
-             top: int = 10) -> dict[str, Any]:
+             top: int = 10, topic: str | None = None) -> dict[str, Any]:
     """Histogram of matching articles by publication date plus the top articles (newest matches first)."""
     if interval not in INTERVALS:
         raise ValueError(f"interval must be one of {INTERVALS}")
     resp = es.search(
         index=index.index_name(settings, "articles"),
-        query=build_query(query, since=since, until=until, levels=levels),
+        query=build_query(query, since=since, until=until, levels=levels, topic=topic),
         size=top,
         source_includes=["id", "title", "source", "published", "url", "level", "score", "story_id"],
         aggs={
             "timeline": {"date_histogram": {"field": "published", "calendar_interval": interval,
                                             "min_doc_count": 0, "format": "yyyy-MM-dd"},
-                         "aggs": {"levels": {"terms": {"field": "level"}}}},
+                         "aggs": {"levels": {"terms": {"field": level_field(topic)}}}},
             "stories": {"cardinality": {"field": "story_id"}},
         },
         track_total_hits=True,
@@ -75,23 +86,24 @@ def timeline(es: Elasticsearch, settings: Settings, query: str | None, *, interv
                 "levels": {lv["key"]: lv["doc_count"] for lv in b["levels"]["buckets"]}}
                for b in resp["aggregations"]["timeline"]["buckets"]]
     articles = [dict(h["_source"], relevance=h["_score"]) for h in resp["hits"]["hits"]]
-    return {"query": query, "interval": interval, "total": resp["hits"]["total"]["value"],
+    return {"query": query, "topic": topic, "interval": interval, "total": resp["hits"]["total"]["value"],
             "stories": resp["aggregations"]["stories"]["value"], "buckets": buckets, "articles": articles}
 
 
 def list_stories(es: Elasticsearch, settings: Settings, query: str | None = None, *,
-                 levels: list[str] | None = None, size: int = 20) -> list[dict[str, Any]]:
+                 levels: list[str] | None = None, size: int = 20, topic: str | None = None) -> list[dict[str, Any]]:
     """Stories (clusters of near-duplicate articles), newest first, each with its outlets and first article."""
     resp = es.search(
         index=index.index_name(settings, "articles"), size=0,
-        query=build_query(query, levels=levels),
+        query=build_query(query, levels=levels, topic=topic),
         aggs={"stories": {
             "terms": {"field": "story_id", "size": size, "order": {"last": "desc"}},
             "aggs": {
                 "last": {"max": {"field": "published"}},
                 "first": {"min": {"field": "published"}},
                 "outlets": {"terms": {"field": "source", "size": 50}},
-                "levels": {"terms": {"field": "level", "size": 3}},
+                "levels": {"terms": {"field": level_field(topic), "size": 3}},
+                "langs": {"terms": {"field": "lang", "size": 20}},
                 "lead": {"top_hits": {"size": 1, "sort": [{"published": "asc"}],
                                       "_source": {"includes": ["title", "url", "source"]}}},
             },
@@ -103,6 +115,7 @@ def list_stories(es: Elasticsearch, settings: Settings, query: str | None = None
         out.append({"story_id": b["key"], "articles": b["doc_count"],
                     "first_seen": b["first"].get("value_as_string"), "last_seen": b["last"].get("value_as_string"),
                     "outlets": [o["key"] for o in b["outlets"]["buckets"]],
+                    "languages": [lang["key"] for lang in b["langs"]["buckets"]],
                     "levels": {lv["key"]: lv["doc_count"] for lv in b["levels"]["buckets"]},
                     "title": lead.get("title"), "url": lead.get("url")})
     return out

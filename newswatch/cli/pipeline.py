@@ -121,6 +121,24 @@ def reprocess(as_json: bool, ids: str | None) -> None:
     emit(summary, as_json)
 
 
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--ids", help="Comma-separated article ids (default: every article).")
+def retag(as_json: bool, ids: str | None) -> None:
+    """Re-tag stored articles for every enabled topic (after adding, changing or removing a topic file).
+
+    Keeps story ids and indexed_at, so the history does not flood the alerts."""
+    from newswatch import steps
+
+    def report(totals: dict[str, Any]) -> None:
+        click.echo(f"  re-tagged {totals['indexed']} articles: {totals['core']} core, {totals['related']} related",
+                   err=True)
+
+    with Runtime() as rt:
+        summary = steps.retag(rt, ids.split(",") if ids else None, on_progress=None if as_json else report)
+    emit(summary, as_json)
+
+
 @main.command("init")
 @click.option("--json", "as_json", is_flag=True)
 def init(as_json: bool) -> None:

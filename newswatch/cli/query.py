@@ -11,6 +11,15 @@ from newswatch.cli._output import emit, emit_rows
 from newswatch.runtime import Runtime
 
 LEVELS = click.Choice(["core", "related", "none"])
+TOPIC = click.option("--topic", help="Filter and facet on this topic's own level (config/topics/NAME.yaml).")
+
+
+def _check_topic(rt: Runtime, topic: str | None) -> str | None:
+    if topic is not None:
+        from newswatch.tagging import load_topics
+
+        load_topics(rt.settings.config_dir, include_disabled=True).get(topic)  # one-line error if unknown
+    return topic
 
 
 def _reader(rt: Runtime) -> Any:
@@ -23,14 +32,16 @@ def _reader(rt: Runtime) -> Any:
 @main.command()
 @click.argument("query", required=False)
 @click.option("--level", "levels", multiple=True, type=LEVELS)
+@TOPIC
 @click.option("--size", default=10, show_default=True, type=click.IntRange(1, 10000))
 @click.option("--json", "as_json", is_flag=True)
-def search(query: str | None, levels: tuple[str, ...], size: int, as_json: bool) -> None:
+def search(query: str | None, levels: tuple[str, ...], topic: str | None, size: int, as_json: bool) -> None:
     """Full-text search over indexed articles, with highlights."""
     from newswatch.search import search_articles
 
     with Runtime() as rt:
-        rows = search_articles(_reader(rt), rt.settings, query, size=size, levels=list(levels) or None)
+        rows = search_articles(_reader(rt), rt.settings, query, size=size, levels=list(levels) or None,
+                               topic=_check_topic(rt, topic))
 
     def line(r: dict[str, Any]) -> str:
         head = f"{(r.get('published') or '')[:10]}  [{r.get('level')}] {r.get('title')}  — {r.get('source')}"
@@ -46,18 +57,20 @@ def search(query: str | None, levels: tuple[str, ...], size: int, as_json: bool)
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Up to this date (YYYY-MM-DD).")
 @click.option("--interval", type=click.Choice(["day", "week", "month", "year"]), default="month", show_default=True)
 @click.option("--level", "levels", multiple=True, type=LEVELS)
+@TOPIC
 @click.option("--top", default=10, show_default=True, type=click.IntRange(0, 1000),
               help="How many top articles to list.")
 @click.option("--json", "as_json", is_flag=True)
 def timeline(query: str | None, since: Any, until: Any, interval: str, levels: tuple[str, ...],
-             top: int, as_json: bool) -> None:
+             topic: str | None, top: int, as_json: bool) -> None:
     """Date histogram of articles matching QUERY, and the top articles."""
     from newswatch.search import timeline as run_timeline
 
     with Runtime() as rt:
         res = run_timeline(_reader(rt), rt.settings, query, interval=interval,
                            since=since.date().isoformat() if since else None,
-                           until=until.date().isoformat() if until else None, levels=list(levels) or None, top=top)
+                           until=until.date().isoformat() if until else None, levels=list(levels) or None, top=top,
+                           topic=_check_topic(rt, topic))
     if as_json:
         emit(res, True)
         return
@@ -76,17 +89,19 @@ def timeline(query: str | None, since: Any, until: Any, interval: str, levels: t
 @main.command()
 @click.argument("query", required=False)
 @click.option("--level", "levels", multiple=True, type=LEVELS)
+@TOPIC
 @click.option("--size", default=20, show_default=True, type=click.IntRange(1, 10000), help="How many stories.")
 @click.option("--json", "as_json", is_flag=True)
-def stories(query: str | None, levels: tuple[str, ...], size: int, as_json: bool) -> None:
+def stories(query: str | None, levels: tuple[str, ...], topic: str | None, size: int, as_json: bool) -> None:
     """Stories (near-duplicate articles clustered), newest first, with the outlets that ran each."""
     from newswatch.search import list_stories
 
     with Runtime() as rt:
-        rows = list_stories(_reader(rt), rt.settings, query, levels=list(levels) or None, size=size)
+        rows = list_stories(_reader(rt), rt.settings, query, levels=list(levels) or None, size=size,
+                            topic=_check_topic(rt, topic))
     emit_rows(rows, as_json, lambda r: (
         f"{(r['first_seen'] or '')[:10]}  [{'/'.join(sorted(r['levels']))}] {r['title']}  ({r['articles']} articles)"
-        f"\n      outlets: {', '.join(r['outlets'])}"))
+        f"\n      outlets: {', '.join(r['outlets'])}  languages: {', '.join(r['languages'])}"))
 
 
 @main.command()

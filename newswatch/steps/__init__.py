@@ -12,7 +12,7 @@ module             owns
 ``poll``           polling a shard's feeds, staging new entries, the backlog, replay
 ``fetch``          downloading and extracting pages, raw HTML, extraction health
 ``indexing``       tagging, story clustering, chunked bulk writes, ``index --file``
-``reprocess``      re-extraction from stored HTML
+``reprocess``      re-extraction from stored HTML, re-tagging from stored text
 ``runs``           ingest in one go, shard results, run summaries, retention, alerts
 =================  =========================================================================
 """
@@ -22,7 +22,7 @@ from __future__ import annotations
 from newswatch.steps.fetch import fetch_and_extract, fetch_batch, fetch_entries
 from newswatch.steps.indexing import index_articles, index_batches, index_file, tag_record
 from newswatch.steps.poll import poll_feed, poll_feeds, poll_shard
-from newswatch.steps.reprocess import reprocess
+from newswatch.steps.reprocess import reprocess, retag
 from newswatch.steps.runs import (
     index_fetched,
     ingest,
@@ -36,5 +36,5 @@ from newswatch.steps.runs import (
 __all__ = [
     "fetch_and_extract", "fetch_batch", "fetch_entries", "index_articles", "index_batches", "index_fetched",
     "index_file", "ingest", "list_shards", "poll_feed", "poll_feeds", "poll_shard", "prune_staging",
-    "reprocess", "send_alerts", "shard_results", "summarize_run", "tag_record",
+    "reprocess", "retag", "send_alerts", "shard_results", "summarize_run", "tag_record",
 ]

@@ -59,3 +59,25 @@ def _redo(page: Page, old: dict[str, Any], errors: Counter[str], byline_search: 
     art = Article.from_page(entry, extracted, fetched_at=old.get("fetched_at") or page.fetched_at)
     kept = {k: old[k] for k in _KEPT if old.get(k) is not None}
     return art.model_copy(update={**kept, "id": page.id, "url": old.get("url", extracted.url)})
+
+
+def retag(rt: Runtime, ids: Sequence[str] | None = None, *, chunk: int = CHUNK,
+          on_progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Re-tag stored articles (all, or ``ids``) for every enabled topic, from their stored text: what a new,
+    changed or removed topic file needs. Nothing is fetched or re-extracted; story ids and ``indexed_at``
+    are kept, so the history does not look new to the alerts (no flood)."""
+    from elasticsearch import helpers
+
+    rt.ensure_indices()
+    es, settings = rt.es, rt.settings
+    art_index = index.index_name(settings, "articles")
+    query: dict[str, Any] = {"ids": {"values": list(ids)}} if ids else {"match_all": {}}
+    totals: Counter[str] = Counter()
+    hits = helpers.scan(es, index=art_index, query={"query": query}, size=chunk,
+                        _source_excludes=["minhash", "minhash_bands"])
+    for part in chunks((Article.model_validate(h["_source"]) for h in hits), chunk):
+        done = index_articles(rt, part, chunk=chunk)
+        totals.update({k: int(done.get(k, 0)) for k in _COUNTS if k != "pages"})
+        if on_progress:
+            on_progress({k: totals.get(k, 0) for k in _COUNTS if k != "pages"})
+    return {k: totals.get(k, 0) for k in _COUNTS if k != "pages"}

@@ -24,7 +24,7 @@ def test_no_import_errors(dagbag) -> None:
 
 
 def test_expected_dags(dagbag) -> None:
-    assert set(dagbag.dag_ids) == {"newswatch_poll", "newswatch_alert", "newswatch_reprocess"}
+    assert set(dagbag.dag_ids) == {"newswatch_poll", "newswatch_alert", "newswatch_reprocess", "newswatch_retag"}
 
 
 def test_house_rules(dagbag) -> None:
