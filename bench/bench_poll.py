@@ -5,9 +5,8 @@ A server process on loopback serves 1,000 RSS feeds of 20 items. 80 % answer ``I
 hash saves newswatch from reparsing them. Round 1 polls everything (all new); then 5 % of the feeds get a new
 item and round 2 polls again with the state round 1 returned (``newswatch.steps.poll_feed``, threads =
 ``settings.fetch.concurrency``, each feed's ``FeedState`` kept in memory since there is no Elasticsearch
-here). The bare
-baseline, in the same run, is ``httpx.Client.get`` of every feed URL with the same threads, no validators,
-no parsing.
+here). The bare baseline, in the same run, is ``httpx.Client.get`` of every feed URL with the same threads,
+no validators, no parsing.
 
     python bench/bench_poll.py [--feeds 1000] [--json bench/results/bench_poll.json]
 """

@@ -52,10 +52,11 @@ def fetch_and_extract(http: httpx.Client, policy: FetchPolicy, entry: Entry, rob
 
 @dataclass
 class Fetched:
-    """What a fetch produced: one article per canonical page, the raw HTML behind each, the failures."""
+    """What a fetch produced: one article per canonical page, the raw bytes and content type behind each
+    (gzipped into a ``Page`` only when stored: a dry run pays nothing for it), the failures."""
 
     articles: dict[str, Article] = field(default_factory=dict)
-    pages: dict[str, Page] = field(default_factory=dict)
+    pages: dict[str, tuple[bytes, str | None]] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     skipped: int = 0
     errors: Counter[str] = field(default_factory=Counter)
@@ -97,7 +98,7 @@ def fetch_entries(rt: Runtime, entries: Iterable[Entry], *,
                     out.skipped += 1
                 else:
                     out.articles[art.id] = art
-                    out.pages[art.id] = Page.of(art, result.content, result.content_type)
+                    out.pages[art.id] = (result.content, result.content_type)
                     report.update(title=art.title, chars=art.chars)
             if on_report:
                 on_report(report)
@@ -125,7 +126,7 @@ def fetch_batch(rt: Runtime, batch: str, *, on_report: Callable[[Report], None] 
             got.pages.pop(i)
             got.skipped += 1
     if got.pages:
-        index.store_pages(es, settings, got.pages.values())
+        index.store_pages(es, settings, (Page.of(got.articles[i], html, ctype) for i, (html, ctype) in got.pages.items()))
     write_records(rt.staging, batch, ARTICLES, got.articles.values())
     write_records(rt.staging, batch, FAILURES, got.failures)
     feedhealth.record_extraction_health(es, settings, batch, got.articles.values(), got.failures)
