@@ -126,7 +126,8 @@ def fetch_batch(rt: Runtime, batch: str, *, on_report: Callable[[Report], None] 
             got.pages.pop(i)
             got.skipped += 1
     if got.pages:
-        index.store_pages(es, settings, (Page.of(got.articles[i], html, ctype) for i, (html, ctype) in got.pages.items()))
+        index.store_pages(es, settings, (Page.of(got.articles[i], html, ctype)
+                                         for i, (html, ctype) in got.pages.items()))
     write_records(rt.staging, batch, ARTICLES, got.articles.values())
     write_records(rt.staging, batch, FAILURES, got.failures)
     feedhealth.record_extraction_health(es, settings, batch, got.articles.values(), got.failures)
