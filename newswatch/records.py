@@ -116,9 +116,11 @@ class Article(_Record):
     entity_names: list[str] = Field(default_factory=list)
     claims: list[dict[str, Any]] = Field(default_factory=list)
     claim_max: int | None = None
-    # stories and indexing
+    # stories (``newswatch.stories``) and indexing
     minhash: str = ""
     minhash_bands: list[str] = Field(default_factory=list)
+    embedding: list[float] | None = None  # title + lead in the multilingual encoder's space (``encoder``)
+    numbers: list[int] = Field(default_factory=list)  # counts the article reports (``stories.numbers_of``)
     story_id: str | None = None
     indexed_at: str | None = None
 

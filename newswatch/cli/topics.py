@@ -1,4 +1,4 @@
-"""Topic verbs: tag, topics list / eval / explain — the topic authoring loop, no service needed."""
+"""Verbs that need no service: tag, cluster, and topics list / eval / explain (the topic authoring loop)."""
 
 from __future__ import annotations
 
@@ -170,3 +170,26 @@ def topics_explain(topic_name: str, title: str | None, text: str | None, as_json
             click.echo(f"      terms: {json.dumps(r['terms'], ensure_ascii=False)}")
         if r["sentence"]:
             click.echo(f"      in: {r['sentence'][:160]}")
+
+
+@main.command()
+def cluster() -> None:
+    """Stories for JSON Lines on stdin ({id, title, text, lang?, published?, source?, url?}), no service
+    needed: one line out per input, in input order, {"id", "story"} (equal values = same story), by the
+    pipeline's own algorithm and thresholds. A malformed line gets {"id": null, "line": N, "error": …}."""
+    from newswatch.stories import assign, prepare
+
+    rows: list[tuple[int, dict[str, Any] | None, str | None]] = []
+    for lineno, item, error in json_lines(sys.stdin):
+        if item is not None and item.get("id") is None:
+            item, error = None, "no 'id'"
+        rows.append((lineno, item, error))
+    good = [item for _, item, _ in rows if item is not None]
+    docs = prepare(good)
+    assign(docs)
+    story = {d["id"]: d["story_id"] for d in docs}
+    for lineno, item, error in rows:
+        if item is None:
+            click.echo(json.dumps({"id": None, "line": lineno, "error": error}))
+        else:
+            click.echo(json.dumps({"id": item["id"], "story": story[str(item["id"])]}, ensure_ascii=False))

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any, TypeVar
 
-from newswatch import dedupe, feedstate, index
+from newswatch import dedupe, encoder, feedstate, index, stories
 from newswatch.errors import classify
 from newswatch.records import Article
 from newswatch.runtime import Runtime
@@ -88,9 +88,10 @@ def index_articles(rt: Runtime, articles: Iterable[Article], *, chunk: int = CHU
                 "indexed_at": old.get("indexed_at") or art.indexed_at or now,  # the alert window stays
                 "link_ids": sorted(set(art.link_ids) | set(old.get("link_ids") or [])),
             })
+        _add_story_features(records)
         fresh = [a for i, a in records.items() if i not in existing and not a.story_id]
         docs = [a.model_dump(mode="json") for a in fresh]
-        totals["joined_stories"] += dedupe.assign_stories(es, art_index, docs)
+        totals["joined_stories"] += stories.assign(docs, stories.es_candidates(es, art_index))
         for d in docs:
             records[d["id"]] = records[d["id"]].model_copy(update={"story_id": d["story_id"]})
         counts = index.bulk_upsert(es, art_index, ((i, a.doc()) for i, a in records.items()))
@@ -101,6 +102,17 @@ def index_articles(rt: Runtime, articles: Iterable[Article], *, chunk: int = CHU
     summary = {k: totals.get(k, 0) for k in _COUNTS}
     log.info("index: %s", summary)
     return summary
+
+
+def _add_story_features(records: dict[str, Article]) -> None:
+    """Embeddings (one encoder call for the chunk, only where missing) and reported numbers."""
+    todo = [i for i, a in records.items() if not a.embedding]
+    if todo:
+        vectors = encoder.embed([encoder.article_text(records[i].title, records[i].text) for i in todo])
+        for i, vec in zip(todo, vectors, strict=True):
+            records[i] = records[i].model_copy(update={"embedding": [round(float(x), 6) for x in vec]})
+    for i, a in records.items():
+        records[i] = a.model_copy(update={"numbers": stories.numbers_of(f"{a.title}\n{a.text}", a.claims)})
 
 
 def index_batches(rt: Runtime, batches: Sequence[str]) -> dict[str, Any]:

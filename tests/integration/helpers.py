@@ -38,3 +38,24 @@ def airflow_env(home: Path, tmp_path: Path, *, es_url: str, prefix: str, smtp_po
         "NEWSWATCH_FETCH__MIN_HOST_GAP": "0",
         **extra,
     }
+
+
+def wrong_levels(docs: list[dict], expected: list[dict]) -> list[tuple[str, str, str, str]]:
+    """(path, topic, expected, got) for every topic result of every article that differs from the answer key."""
+    out = []
+    for exp in expected:
+        doc = next(d for d in docs if d["url"].endswith(exp["path"]))
+        for topic, level in exp["expected_levels"].items():
+            got = doc["topics"][topic]["level"]
+            if got != level:
+                out.append((exp["path"], topic, level, got))
+    return out
+
+
+def expected_alerts(expected: list[dict]) -> set[tuple[str, str]]:
+    """(topic, story) pairs the alert DAG emails: one per story that is core for the topic."""
+    return {(t, e["story"]) for e in expected for t, level in e["expected_levels"].items() if level == "core"}
+
+
+def core_anywhere(expected: list[dict]) -> int:
+    return sum(1 for e in expected if "core" in e["expected_levels"].values())

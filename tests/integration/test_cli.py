@@ -90,8 +90,9 @@ def test_poll_fetch_index_timeline_claims_feeds_status(settings_factory, demo_si
     stories = [json.loads(x) for x in listed.stdout.splitlines()]
     keys = {e["story"] for e in expected_articles()}
     assert len(stories) == len(keys)
-    wire = [s for s in stories if s["articles"] == 2]
-    assert len(wire) == 1 and len(wire[0]["outlets"]) == 2
+    shared = [s for s in stories if s["articles"] == 2]  # a wire pair and two cross-language pairs
+    assert len(shared) == 3 and all(len(s["outlets"]) == 2 for s in shared)
+    assert sorted(len(s["languages"]) for s in shared) == [1, 2, 2]
 
     search = runner.invoke(main, ["search", "North Korean troops", "--level", "core", "--json"], env=env)
     assert all(json.loads(x)["level"] == "core" for x in search.stdout.splitlines())

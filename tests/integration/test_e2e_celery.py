@@ -26,7 +26,7 @@ from newswatch.clients import make_es
 from newswatch.localstack.demosite import expected_articles
 from newswatch.settings import ElasticsearchSettings, Settings
 from tests.conftest import free_port
-from tests.integration.helpers import airflow_env
+from tests.integration.helpers import airflow_env, expected_alerts
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -129,7 +129,7 @@ def test_poll_and_alert_dags_under_celery(es_url: str, demo_site: str, smtp_sink
         art_index = index.index_name(settings, "articles")
         es.indices.refresh(index=art_index)
         assert es.count(index=art_index)["count"] == len(expected)
-        core_stories = {e["story"] for e in expected if e["expected_level"] == "core"}
+        core_stories = expected_alerts(expected)
         assert len(list(maildir.glob("*.eml"))) == len(core_stories)
     finally:
         for proc in procs:

@@ -14,7 +14,7 @@ from newswatch.config import Recipient, load_feeds
 from newswatch.localstack.demosite import expected_articles
 from newswatch.runtime import Runtime
 from newswatch.search import search_articles, timeline
-from tests.integration.helpers import write_demo_feeds
+from tests.integration.helpers import core_anywhere, expected_alerts, write_demo_feeds, wrong_levels
 
 pytestmark = pytest.mark.integration
 
@@ -43,11 +43,9 @@ def test_pipeline_indexes_tags_alerts_once(settings_factory, demo_site, smtp_sin
     assert len(docs) == len(expected)
     # canonical URLs: tracking parameters stripped
     assert not [u for u in docs if "utm_" in u]
-    wrong = []
+    wrong = wrong_levels(list(docs.values()), expected)  # every topic, side by side
     for exp in expected:
         doc = next(d for u, d in docs.items() if u.endswith(exp["path"]))
-        if doc["level"] != exp["expected_level"]:
-            wrong.append((exp["path"], exp["expected_level"], doc["level"]))
         assert doc["published"][:10] == exp["published"], exp["path"]
         if doc["level"] != "none":
             assert doc["evidence"] and doc["matches"] and doc["reasons"]
@@ -72,7 +70,7 @@ def test_pipeline_indexes_tags_alerts_once(settings_factory, demo_site, smtp_sin
 
     recipients = [Recipient(email="analyst@example.org")]
     sent = alerts.send_alerts(settings, es, lambda: smtp_connect(settings), recipients)
-    core_stories = {e["story"] for e in expected if e["expected_level"] == "core"}
+    core_stories = expected_alerts(expected)  # one email per (topic, story)
     assert sent["sent"] == len(core_stories) and sent["failed"] == 0
     mails = sorted(maildir.glob("*.eml"))
     assert len(mails) == len(core_stories)
@@ -94,7 +92,7 @@ def test_pipeline_indexes_tags_alerts_once(settings_factory, demo_site, smtp_sin
     redone = steps.reprocess(rt, chunk=10, on_progress=progress.append)  # several chunks
     assert redone["indexed"] == len(expected) and redone["created"] == 0 and redone["pages"] == len(expected)
     assert [p["pages"] for p in progress] == list(range(10, len(expected), 10)) + [len(expected)]
-    assert redone["core"] == sum(1 for e in expected if e["expected_level"] == "core")
+    assert redone["core"] == core_anywhere(expected)
     assert es.count(index=art_index)["count"] == len(expected)
     assert alerts.send_alerts(settings, es, lambda: smtp_connect(settings), recipients)["sent"] == 0
 

@@ -74,7 +74,7 @@ def test_public_api_shapes(base_url: str) -> None:
     feeds = feed_urls(base_url + "/")
     assert all(set(f) == {"url", "name", "site", "lang"} for f in feeds)
     assert all(f["url"].startswith(base_url + "/") and "//" not in f["url"][8:] for f in feeds)
-    keys = {"path", "site", "lang", "title", "published", "expected_level", "story", "category"}
+    keys = {"path", "site", "lang", "title", "published", "expected_level", "expected_levels", "story", "category"}
     assert all(set(a) == keys for a in ARTICLES)
     assert len({a["path"] for a in ARTICLES}) == len(ARTICLES)
     assert all(date.fromisoformat(a["published"]) for a in ARTICLES)
@@ -97,13 +97,19 @@ def test_counts_give_the_demo_its_shape(parsed_feeds: dict[str, feedparser.FeedP
     assert core_autumn >= levels["core"] / 2, "most core items fall in Oct-Dec 2024"
 
 
-def test_one_story_is_carried_by_two_outlets() -> None:
+def test_three_stories_are_carried_by_two_outlets_one_wire_two_across_languages() -> None:
+    """A wire piece run by two outlets in English, and two events each reported in two languages (the NIS
+    special-forces report in Korean and English, the confirmation of 2025-04-28 in English and Russian)."""
     stories = Counter(a["story"] for a in ARTICLES)
     shared = [story for story, n in stories.items() if n > 1]
-    assert len(shared) == 1 and stories[shared[0]] == 2
-    pages = [a for a in ARTICLES if a["story"] == shared[0]]
-    assert len({p["site"] for p in pages}) == 2 and len({p["title"] for p in pages}) == 2
-    assert all(a["story"] == a["path"] for a in ARTICLES if a["story"] != shared[0])
+    assert len(shared) == 3 and all(stories[s] == 2 for s in shared)
+    langs = []
+    for story in shared:
+        pages = [a for a in ARTICLES if a["story"] == story]
+        assert len({p["site"] for p in pages}) == 2 and len({p["title"] for p in pages}) == 2
+        langs.append(len({p["lang"] for p in pages}))
+    assert sorted(langs) == [1, 2, 2]
+    assert all(a["story"] == a["path"] for a in ARTICLES if a["story"] not in shared)
 
 
 def test_article_source_lengths() -> None:

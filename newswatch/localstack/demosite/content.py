@@ -82,6 +82,7 @@ class Article:
     level: str
     story: str
     body: str
+    levels: tuple[tuple[str, str], ...] = ()  # expected levels for other topics than the default one
     layout: str = "article"
     meta_date: bool = True
     tracking: bool = False
@@ -175,6 +176,7 @@ def _load_article(file: Path, sites: dict[str, Site]) -> Article:
         level=raw["level"],
         story=raw.get("story", path),
         body=raw["body"].strip(),
+        levels=tuple(sorted((raw.get("levels") or {}).items())),
         layout=raw.get("layout", "article"),
         meta_date=raw.get("meta_date", True),
         tracking=raw.get("tracking", False),
@@ -231,11 +233,13 @@ def feed_urls(base_url: str) -> list[dict[str, str]]:
     ]
 
 
-def expected_articles() -> list[dict[str, str]]:
+def expected_articles() -> list[dict[str, Any]]:
     """The answer key: one dict per article page, oldest first.
 
-    ``expected_level`` is how a correct topic tagger should classify the page; ``story`` is shared by
-    pages carrying the same story (a wire piece run by two outlets) and is otherwise the page's path.
+    ``expected_level`` is how a correct tagger classifies the page for the default topic
+    (dprk_russia_troops) and ``expected_levels`` for every shipped topic (``none`` unless the content says
+    otherwise); ``story`` is shared by pages carrying the same event (a wire piece run by two outlets, a
+    report and its rewrite in another language) and is otherwise the page's path.
     """
     content = load_content()
     return [
@@ -246,6 +250,7 @@ def expected_articles() -> list[dict[str, str]]:
             "title": a.title,
             "published": a.published.date().isoformat(),
             "expected_level": a.level,
+            "expected_levels": {"dprk_russia_troops": a.level, "iran_drones_russia": "none", **dict(a.levels)},
             "story": a.story,
             "category": a.category,
         }
