@@ -192,3 +192,44 @@ def test_a_page_in_two_batches_of_one_run_is_written_and_counted_once(settings_f
     write_records(rt.staging, "run-s1", ARTICLES, [article(7)])
     summary = steps.index_batches(rt, ["run-s0", "run-s1"])
     assert (summary["indexed"], summary["created"], summary["duplicates"]) == (2, 2, 1)
+
+
+def test_read_only_commands_never_write(settings_factory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defect: `newswatch search` installed templates and created indices. Readers now say what to run."""
+    settings = settings_factory()
+    monkeypatch.setenv("NEWSWATCH_ES__URL", settings.es.url)
+    monkeypatch.setenv("NEWSWATCH_ES__INDEX_PREFIX", settings.es.index_prefix)
+    rt = Runtime(settings)
+    for argv in (["search", "Kursk"], ["timeline", "Kursk"], ["stories"], ["claims"], ["feeds", "status"]):
+        result = CliRunner().invoke(main, argv)
+        assert result.exit_code == 1 and "newswatch init" in result.output, (argv, result.output)
+    assert not rt.es.indices.get(index=f"{settings.es.index_prefix}-*", allow_no_indices=True)
+    assert not rt.es.indices.exists_index_template(name=f"{settings.es.index_prefix}-*")
+    assert CliRunner().invoke(main, ["init", "--json"]).exit_code == 0
+    assert CliRunner().invoke(main, ["search", "Kursk", "--json"]).exit_code == 0
+
+
+def test_cli_poll_reproduces_one_shard_of_the_dag(settings_factory, site, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """`newswatch poll --shard N --shards M --batch ID` does what the poll task of shard N does."""
+    from newswatch.politeness import shard_of
+
+    settings = settings_factory()
+    feeds = [serve_feed(site, range(2)).url, "http://localhost:1/other.xml", "http://127.0.0.2:1/third.xml"]
+    feeds_file = tmp_path / "feeds.yaml"
+    feeds_file.write_text(yaml.safe_dump({"feeds": [{"url": u} for u in feeds]}), encoding="utf-8")
+    for k, v in {"NEWSWATCH_ES__URL": settings.es.url, "NEWSWATCH_ES__INDEX_PREFIX": settings.es.index_prefix,
+                 "NEWSWATCH_VAR_DIR": str(settings.var_dir), "NEWSWATCH_ALLOWED_NETWORKS": "127.0.0.1/32"}.items():
+        monkeypatch.setenv(k, v)
+    shard = shard_of(feeds[0], 2)
+    out = CliRunner().invoke(main, ["poll", "--feeds", str(feeds_file), "--shard", str(shard), "--shards", "2",
+                                    "--batch", "manual__x-s1", "--json"])
+    assert out.exit_code == 0, out.output
+    summary = json.loads(out.output)
+    assert summary["shard"] == shard and summary["feeds"] == sum(1 for u in feeds if shard_of(u, 2) == shard)
+    assert summary["batch"] == "manual__x-s1" and summary["new_entries"] == 2
+    again = json.loads(CliRunner().invoke(main, ["poll", "--feeds", str(feeds_file), "--shard", str(shard),
+                                                 "--shards", "2", "--batch", "manual__x-s1", "--json"]).output)
+    assert again == {"batch": "manual__x-s1", "shard": shard, "reused": True, "new_entries": 2}  # a retried task
+    bad = CliRunner().invoke(main, ["poll", "--feeds", str(feeds_file), "--shard", "2", "--shards", "2"])
+    assert bad.exit_code == 2

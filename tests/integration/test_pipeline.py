@@ -121,6 +121,10 @@ def test_failed_send_is_retried_and_never_duplicated(settings_factory, demo_site
 
     down = alerts.send_alerts(settings, es, broken, recipients)
     assert down["sent"] == 0 and down["failed"] == down["stories"] > 0
+    assert down["errors"] == {"AlertError": down["failed"]}  # classified, not Unexpected:…
+    claims = es.search(index=index.index_name(settings, "alerts"), size=50)["hits"]["hits"]
+    assert {c["_source"]["status"] for c in claims} == {"failed"}
+    assert {c["_source"]["error_class"] for c in claims} == {"AlertError"}
     assert not list(maildir.glob("*.eml"))
     up = alerts.send_alerts(settings, es, lambda: smtp_connect(settings), recipients)
     assert up["sent"] == down["failed"]
