@@ -52,7 +52,8 @@ def test_poll_and_alert_dags(es_url: str, demo_site: str, smtp_sink, tmp_path: P
         assert not wrong_levels(docs, expected)
         core_stories = expected_alerts(expected)
         mails = list(maildir.glob("*.eml"))
-        assert len(mails) == len(core_stories)
+        subjects = sorted(m.read_text(errors="replace").split("Subject:", 1)[1].split("\n", 1)[0] for m in mails)
+        assert len(mails) == len(core_stories), (subjects, sorted(core_stories))
 
         airflow(env, "dags", "test", "newswatch_poll", "-c", json.dumps({"force": True}))
         airflow(env, "dags", "test", "newswatch_alert")
