@@ -41,7 +41,9 @@ import os
 import platform
 import pstats
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -205,13 +207,54 @@ def measure_memory_clustering(items: list[Item], rounds: int) -> dict[str, Any]:
     out["prepare_whole"] = rates(lambda: stories.prepare(items), n, rounds)
     # what a shorter lead would cost (``encoder.TEXT_CHARS`` is the current one)
     out["embedding_by_lead_chars"] = {
-        str(k): rates(lambda k=k: encoder.embed([lead[:k] for lead in leads]), n, rounds) for k in (100, 200)}
+        str(k): rates(lambda k=k: encoder.embed([lead[:k] for lead in leads]), n, rounds) for k in LEAD_CHARS[:-1]}
     out["embedding_by_lead_chars"][str(encoder.TEXT_CHARS)] = out["embedding"]
+    out["embedding_one_blas_thread_by_lead_chars"] = embed_child(leads, rounds)
     ms = {k: out[k]["ms_per_text_median"] for k in ("tagging", "minhash", "embedding", "numbers")}
     out["prepare_parts_ms_per_text"] = round(sum(ms.values()), 3)
     out["prepare_share"] = {k: round(v / sum(ms.values()), 3) for k, v in ms.items()}
     out["stories_formed"] = stories_formed["stories"]
     return out
+
+
+LEAD_CHARS = (100, 200, encoder.TEXT_CHARS)
+
+
+def blas_info() -> dict[str, Any]:
+    """What decides the encoder's BLAS threads: ``USE(threads=...)`` is applied through threadpoolctl only."""
+    try:
+        import threadpoolctl  # noqa: F401
+
+        ctl = True
+    except ImportError:
+        ctl = False
+    model = encoder._model
+    return {"OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"), "threadpoolctl_installed": ctl,
+            "encoder_threads_setting": getattr(model, "threads", None)}
+
+
+def embed_child(leads: list[str], rounds: int, threads: int = 1) -> dict[str, Any]:
+    """Diagnostic: embedding rates in a child process whose OpenBLAS is limited to ``threads`` threads
+    (``OPENBLAS_NUM_THREADS``, read when numpy loads), by lead length."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as fh:
+        json.dump(leads, fh)
+    try:
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
+        proc = subprocess.run([sys.executable, __file__, "--embed-child", fh.name, "--rounds", str(rounds)],
+                              env=env, capture_output=True, text=True, check=True)
+    finally:
+        os.unlink(fh.name)
+    out: dict[str, Any] = json.loads(proc.stdout.splitlines()[-1])
+    return out
+
+
+def _embed_child_main(path: Path, rounds: int) -> int:
+    leads = json.loads(path.read_text(encoding="utf-8"))
+    encoder.embed(["warm-up"])
+    out = {str(k): rates(lambda k=k: encoder.embed([lead[:k] for lead in leads]), len(leads), rounds)
+           for k in LEAD_CHARS}
+    print(json.dumps(out))
+    return 0
 
 
 # ------------------------------------------------------------------------------------- b. index step
@@ -360,7 +403,8 @@ def measure_index_step(items: list[Item], rounds: int, profile: bool) -> dict[st
             pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(30)
             prof_text = buf.getvalue()
         health = services.es_healthy(s) or {}
-        es_info = es.info()
+        nodes = es.nodes.info(node_id="_local", filter_path="nodes.*.version")["nodes"]
+        es_version = next(iter(nodes.values()))["version"]  # (this build answers GET / with 405)
     finally:
         es.close()
         if started is not None:
@@ -380,7 +424,7 @@ def measure_index_step(items: list[Item], rounds: int, profile: bool) -> dict[st
     tagged = summary["core"] + summary["related"]
     return {
         "articles": len(items), **_chars(items), "rounds": rounds, "chunk": indexing.CHUNK,
-        "elasticsearch": {**es_status, "version": es_info["version"]["number"], "health": health.get("status")},
+        "elasticsearch": {**es_status, "version": es_version, "health": health.get("status")},
         "clustering_articles_per_s": round(len(items) / med_s["clustering"], 1),
         "baseline_articles_per_s": round(len(items) / med_s["baseline"], 1),
         "clustering_seconds_median": round(med_s["clustering"], 3),
@@ -411,7 +455,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="cProfile one more clustering run of part b")
     parser.add_argument("--skip-es", action="store_true", help="parts a and c only (no Elasticsearch)")
+    parser.add_argument("--embed-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.embed_child:
+        return _embed_child_main(args.embed_child, args.rounds)
 
     memory = measure_memory()  # first: the encoder is not loaded yet
     real, story, dev, notes = load_items()
@@ -440,9 +487,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:14s} {r['texts_per_s']:9,.1f} ({r['texts_per_s_median']:9,.1f})  "
               f"{r['ms_per_text_median']:8.3f} ms{share}")
     print(f"  assign formed {a['stories_formed']} stories from {a['texts']} texts")
-    print("  embedding by lead length: " + ", ".join(
-        f"{k} chars {r['texts_per_s_median']:.1f}/s" for k, r in sorted(a["embedding_by_lead_chars"].items(),
-                                                                      key=lambda kv: int(kv[0]))))
+    for label, key in (("as configured", "embedding_by_lead_chars"),
+                       ("1 BLAS thread (child process)", "embedding_one_blas_thread_by_lead_chars")):
+        print(f"  embedding, {label}, by lead length (median texts/s): " + ", ".join(
+            f"{k} chars {r['texts_per_s_median']:.1f}" for k, r in sorted(a[key].items(), key=lambda kv: int(kv[0]))))
     if index_step is not None:
         b = index_step
         print(f"\nb. index step, {b['articles']} articles (mean {b['mean_chars']:,} chars), chunk {b['chunk']}, "
@@ -471,7 +519,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{m['rss_end_kb'] / 1024:.1f} MB, peak {m['rss_peak_kb'] / 1024:.1f} MB; "
           f"loaded once per process: {m['loaded_once']}")
 
-    figures = {"in_memory": in_memory, "index_step": index_step, "memory": memory,
+    print(f"BLAS: {blas_info()}")
+    figures = {"in_memory": in_memory, "index_step": index_step, "memory": memory, "blas": blas_info(),
                "python": platform.python_version(), "cpus": os.cpu_count(), "notes": notes}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")

@@ -51,7 +51,8 @@ class StoryParams:
 
 
 PARAMS = StoryParams()
-CandidateSource = Callable[[dict[str, Any]], list[dict[str, Any]]]
+# a batch source: for each article of the batch (by id), its candidates among already indexed articles
+CandidateSource = Callable[[list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]
 
 
 def numbers_of(text: str, claims: Sequence[dict[str, Any]] = ()) -> list[int]:
@@ -72,56 +73,92 @@ def _hours(published: Any) -> float | None:
         return None
 
 
-def _entity_ids(doc: dict[str, Any]) -> set[str]:
-    return {e["id"] for e in doc.get("entities") or [] if isinstance(e, dict) and e.get("id")}
+@dataclass
+class _Features:
+    hours: float | None
+    sig: list[int]
+    vec: np.ndarray | None
+    entities: set[str]
+    numbers: set[int]
+    lang: str | None
+
+
+def _feat(doc: dict[str, Any]) -> _Features:
+    """What scoring needs, parsed once per article (cached on the dict under ``_features``)."""
+    f = doc.get("_features")
+    if f is None:
+        vec = doc.get("embedding")
+        f = doc["_features"] = _Features(
+            hours=_hours(doc.get("published")), sig=dedupe.decode(doc.get("minhash")),
+            vec=np.asarray(vec, dtype=np.float32) if vec else None,
+            entities={e["id"] for e in doc.get("entities") or [] if isinstance(e, dict) and e.get("id")},
+            numbers=set(doc.get("numbers") or []), lang=doc.get("lang"))
+    return f
 
 
 def pair_score(a: dict[str, Any], b: dict[str, Any], params: StoryParams = PARAMS) -> float:
     """How strongly two articles look like one event (≥ 9: near-duplicates; < ``tau``: not the same)."""
-    ha, hb = _hours(a.get("published")), _hours(b.get("published"))
-    gap = abs(ha - hb) if ha is not None and hb is not None else params.max_gap_hours
+    fa, fb = _feat(a), _feat(b)
+    gap = abs(fa.hours - fb.hours) if fa.hours is not None and fb.hours is not None else params.max_gap_hours
     if gap > params.max_gap_hours:
         return -9.0
-    if dedupe.similarity(dedupe.decode(a.get("minhash")), dedupe.decode(b.get("minhash"))) >= dedupe.THRESHOLD:
+    if dedupe.similarity(fa.sig, fb.sig) >= dedupe.THRESHOLD:
         return 9.0
-    va, vb = a.get("embedding"), b.get("embedding")
-    if not va or not vb:
+    if fa.vec is None or fb.vec is None:
         return -9.0
-    score = float(np.dot(np.asarray(va, dtype=np.float32), np.asarray(vb, dtype=np.float32)))
-    ea, eb = _entity_ids(a), _entity_ids(b)
-    if ea and eb:
-        score += params.entity * len(ea & eb) / len(ea | eb)
-    na, nb = set(a.get("numbers") or []), set(b.get("numbers") or [])
-    if na and nb:
-        score += params.number if na & nb else -params.conflict
+    score = float(fa.vec @ fb.vec)
+    if fa.entities and fb.entities:
+        score += params.entity * len(fa.entities & fb.entities) / len(fa.entities | fb.entities)
+    if fa.numbers and fb.numbers:
+        score += params.number if fa.numbers & fb.numbers else -params.conflict
     score -= params.decay_per_day * gap / 24.0
-    if a.get("lang") and b.get("lang") and a["lang"] != b["lang"]:
+    if fa.lang and fb.lang and fa.lang != fb.lang:
         score += params.cross_language
     return score
 
 
-def _nearest(art: dict[str, Any], pool: Sequence[dict[str, Any]], params: StoryParams) -> list[dict[str, Any]]:
-    """The in-memory counterpart of ``es_candidates``: band matches and the ``knn`` nearest in the window."""
-    bands = set(art.get("minhash_bands") or [])
-    h = _hours(art.get("published"))
-    vec = art.get("embedding")
-    near: list[tuple[float, int]] = []
-    out: dict[str, dict[str, Any]] = {}
-    for i, c in enumerate(pool):
-        if bands & set(c.get("minhash_bands") or []):
-            out[c["id"]] = c
-        hc = _hours(c.get("published"))
-        if vec and c.get("embedding") and (h is None or hc is None or abs(h - hc) <= params.max_gap_hours):
-            near.append((float(np.dot(vec, c["embedding"])), i))
-    for _, i in sorted(near, reverse=True)[: params.knn]:
-        out.setdefault(pool[i]["id"], pool[i])
-    # average linkage over every member of a candidate story, not just the nearest: a member published
-    # beyond the window scores -9, so a story spread over more days than the window is not joined
-    wanted = {c.get("story_id") or c["id"] for c in out.values()}
-    for c in pool:
-        if (c.get("story_id") or c["id"]) in wanted:
-            out.setdefault(c["id"], c)
-    return list(out.values())
+class _Pool:
+    """The articles assigned so far in one ``assign`` call, searchable like the index: band lookups and
+    the ``knn`` nearest embeddings in the time window, with one matrix product per article."""
+
+    def __init__(self, size: int) -> None:
+        self.docs: list[dict[str, Any]] = []
+        self.vecs = np.zeros((max(size, 1), 512), dtype=np.float32)
+        self.hours = np.full(max(size, 1), np.nan)
+        self.by_band: dict[str, list[int]] = {}
+        self.by_story: dict[str, list[int]] = {}
+
+    def add(self, doc: dict[str, Any]) -> None:
+        i = len(self.docs)
+        f = _feat(doc)
+        if f.vec is not None:
+            if self.vecs.shape[1] != f.vec.shape[0]:
+                self.vecs = np.zeros((self.vecs.shape[0], f.vec.shape[0]), dtype=np.float32)
+            self.vecs[i] = f.vec
+        self.hours[i] = f.hours if f.hours is not None else np.nan
+        for b in doc.get("minhash_bands") or []:
+            self.by_band.setdefault(b, []).append(i)
+        self.by_story.setdefault(doc.get("story_id") or doc["id"], []).append(i)
+        self.docs.append(doc)
+
+    def candidates(self, art: dict[str, Any], params: StoryParams) -> list[dict[str, Any]]:
+        n = len(self.docs)
+        if not n:
+            return []
+        found = {i for b in art.get("minhash_bands") or [] for i in self.by_band.get(b, ())}
+        f = _feat(art)
+        if f.vec is not None and f.vec.shape[0] == self.vecs.shape[1]:
+            sims = self.vecs[:n] @ f.vec
+            if f.hours is not None:
+                far = np.abs(self.hours[:n] - f.hours) > params.max_gap_hours  # NaN compares False: kept
+                sims = np.where(far, -np.inf, sims)
+            k = min(params.knn, n)
+            top = np.argpartition(-sims, k - 1)[:k]
+            found |= {int(i) for i in top if np.isfinite(sims[i]) and sims[i] != 0.0}
+        # average linkage over every member of a candidate story, not just the nearest: a member published
+        # beyond the window scores -9, so a story spread over more days than the window is not joined
+        stories = {self.docs[i].get("story_id") or self.docs[i]["id"] for i in found}
+        return [self.docs[i] for s in stories for i in self.by_story.get(s, ())]
 
 
 def assign(articles: Sequence[dict[str, Any]], source: CandidateSource | None = None,
@@ -131,16 +168,16 @@ def assign(articles: Sequence[dict[str, Any]], source: CandidateSource | None = 
     existing story."""
     joined = 0
     ordered = sorted(articles, key=lambda a: (str(a.get("published") or "9999"), a["id"]))
-    seen: list[dict[str, Any]] = []
+    indexed = source([a for a in ordered if not a.get("story_id")]) if source is not None else {}
+    pool = _Pool(len(ordered))
     for art in ordered:
         if art.get("story_id"):
-            seen.append(art)
+            pool.add(art)
             continue
-        candidates = {c["id"]: c for c in _nearest(art, seen, params)}
-        if source is not None:
-            for c in source(art):
-                if c["id"] != art["id"]:
-                    candidates.setdefault(c["id"], c)
+        candidates = {c["id"]: c for c in pool.candidates(art, params)}
+        for c in indexed.get(art["id"], ()):
+            if c["id"] != art["id"]:
+                candidates.setdefault(c["id"], c)
         by_story: dict[str, list[float]] = {}
         for c in candidates.values():
             by_story.setdefault(c.get("story_id") or c["id"], []).append(pair_score(art, c, params))
@@ -154,7 +191,9 @@ def assign(articles: Sequence[dict[str, Any]], source: CandidateSource | None = 
             joined += 1
         else:
             art["story_id"] = art["id"]
-        seen.append(art)
+        pool.add(art)
+    for art in articles:
+        art.pop("_features", None)
     return joined
 
 
@@ -163,37 +202,47 @@ CANDIDATE_FIELDS = ["id", "published", "lang", "minhash", "minhash_bands", "embe
 
 
 def es_candidates(es: Any, index: str, params: StoryParams = PARAMS) -> CandidateSource:
-    """Candidates from Elasticsearch: articles sharing an LSH band (near-duplicates) and the ``knn`` nearest
-    embeddings published within ``max_gap_hours`` (the local build supports dense_vector kNN)."""
+    """Candidates from Elasticsearch for a batch, in two ``msearch`` round trips: per article, the articles
+    sharing an LSH band (near-duplicates) and the ``knn`` nearest embeddings published within
+    ``max_gap_hours`` (the local build supports dense_vector kNN); then every member of those stories."""
 
-    def source(art: dict[str, Any]) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        bands = list(art.get("minhash_bands") or [])
-        not_self = {"ids": {"values": [art["id"]]}}
-        if bands:
-            resp = es.search(index=index, size=dedupe.CANDIDATES, source_includes=CANDIDATE_FIELDS,
-                             query={"bool": {"should": [{"term": {"minhash_bands": b}} for b in bands],
-                                             "minimum_should_match": 1, "must_not": [not_self]}})
-            out += [h["_source"] for h in resp["hits"]["hits"]]
-        vec = art.get("embedding")
-        if vec:
-            knn: dict[str, Any] = {"field": "embedding", "query_vector": list(vec), "k": params.knn,
-                                   "num_candidates": max(50, 4 * params.knn)}
-            h = _hours(art.get("published"))
-            window = f"{int(params.max_gap_hours)}h"
-            flt: list[dict[str, Any]] = [{"bool": {"must_not": [not_self]}}]
-            if h is not None:
-                flt.append({"range": {"published": {"gte": f"{art['published']}||-{window}",
-                                                    "lte": f"{art['published']}||+{window}"}}})
-            knn["filter"] = flt
-            resp = es.search(index=index, knn=knn, size=params.knn, source_includes=CANDIDATE_FIELDS)
-            out += [h_["_source"] for h_ in resp["hits"]["hits"]]
-            # every member of those stories (average linkage over the story; see ``_nearest``)
-            wanted = sorted({c.get("story_id") or c["id"] for c in out})
-            if wanted:
-                resp = es.search(index=index, size=500, source_includes=CANDIDATE_FIELDS, query={"bool": {
-                    "filter": [{"terms": {"story_id": wanted}}], "must_not": [not_self]}})
-                out += [h_["_source"] for h_ in resp["hits"]["hits"]]
+    def source(batch: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+        searches: list[dict[str, Any]] = []
+        owners: list[str] = []
+        window = f"{int(params.max_gap_hours)}h"
+        for art in batch:
+            not_self = {"ids": {"values": [art["id"]]}}
+            bands = list(art.get("minhash_bands") or [])
+            if bands:
+                searches += [{"index": index}, {"size": dedupe.CANDIDATES, "_source": CANDIDATE_FIELDS, "query": {
+                    "bool": {"should": [{"term": {"minhash_bands": b}} for b in bands], "minimum_should_match": 1,
+                             "must_not": [not_self]}}}]
+                owners.append(art["id"])
+            if art.get("embedding"):
+                flt: list[dict[str, Any]] = [{"bool": {"must_not": [not_self]}}]
+                if _hours(art.get("published")) is not None:
+                    flt.append({"range": {"published": {"gte": f"{art['published']}||-{window}",
+                                                        "lte": f"{art['published']}||+{window}"}}})
+                searches += [{"index": index}, {"size": params.knn, "_source": CANDIDATE_FIELDS, "knn": {
+                    "field": "embedding", "query_vector": list(art["embedding"]), "k": params.knn,
+                    "num_candidates": max(50, 4 * params.knn), "filter": flt}}]
+                owners.append(art["id"])
+        out: dict[str, list[dict[str, Any]]] = {}
+        for start in range(0, len(searches), 200):  # 100 searches a request
+            resp = es.msearch(searches=searches[start:start + 200])
+            for owner, r in zip(owners[start // 2:], resp["responses"], strict=False):
+                out.setdefault(owner, []).extend(h["_source"] for h in r.get("hits", {}).get("hits", []))
+        wanted = sorted({c.get("story_id") or c["id"] for cands in out.values() for c in cands})
+        members: dict[str, list[dict[str, Any]]] = {}
+        for start in range(0, len(wanted), 500):
+            resp = es.search(index=index, size=10000, source_includes=CANDIDATE_FIELDS,
+                             query={"terms": {"story_id": wanted[start:start + 500]}})
+            for h in resp["hits"]["hits"]:
+                members.setdefault(h["_source"].get("story_id") or h["_id"], []).append(h["_source"])
+        for cands in out.values():
+            stories = {c.get("story_id") or c["id"] for c in cands}
+            seen = {c["id"] for c in cands}
+            cands += [m for s in stories for m in members.get(s, ()) if m["id"] not in seen]
         return out
 
     return source
