@@ -1,9 +1,6 @@
 """
-### newswatch_reprocess — re-extract and re-tag from stored HTML
-
-Manual only. Re-runs extraction (trafilatura) and tagging on the raw HTML kept in Elasticsearch, without
-fetching anything: use it after upgrading the extractor or editing a topic definition. Pass
-`{"ids": ["<article id>", ...]}` to limit it; empty means every stored page.
+Maintenance DAGs, manual only; each runs one `newswatch.steps` function over the stored history, as the CLI
+verb of the same name does. Pass `{"ids": ["<article id>", ...]}` to limit a run; empty means everything.
 """
 
 from __future__ import annotations
@@ -14,31 +11,53 @@ from airflow.sdk import dag, task
 
 default_args = {"owner": "newswatch", "retries": 2, "retry_delay": timedelta(minutes=1)}
 
+DOCS = {
+    "reprocess": """
+### newswatch_reprocess — re-extract and re-tag from stored HTML
 
-@dag(
-    dag_id="newswatch_reprocess",
-    schedule=None,
-    start_date=datetime(2024, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    tags=["newswatch", "maintenance"],
-    doc_md=__doc__,
-    default_args=default_args,
-    params={"ids": []},
-)
-def newswatch_reprocess():
-    @task
-    def reprocess(params=None) -> dict:
-        import logging
+Re-runs extraction (trafilatura) and tagging on the raw HTML kept in Elasticsearch, without fetching
+anything: use it after upgrading the extractor. The same as `newswatch reprocess`.
+""",
+    "retag": """
+### newswatch_retag — re-tag the history for every enabled topic
 
-        from newswatch import steps
-        from newswatch.runtime import Runtime
-
-        ids = list(params["ids"]) if params and params.get("ids") else None
-        with Runtime() as rt:
-            return steps.reprocess(rt, ids, on_progress=lambda t: logging.getLogger("newswatch").info("%s", t))
-
-    reprocess()
+Run it after adding, changing, disabling or removing a file in `config/topics/`: every stored article is
+tagged again from its stored text (one pass evaluates every topic), with no fetching and no re-extraction.
+Story ids and `indexed_at` are kept, so the history never looks new to the alerts. The same as
+`newswatch retag`.
+""",
+}
 
 
-newswatch_reprocess()
+def maintenance_dag(step: str) -> None:
+    @dag(
+        dag_id=f"newswatch_{step}",
+        schedule=None,
+        start_date=datetime(2024, 1, 1),
+        catchup=False,
+        max_active_runs=1,
+        tags=["newswatch", "maintenance"],
+        doc_md=DOCS[step] + __doc__,
+        default_args=default_args,
+        params={"ids": []},
+    )
+    def maintenance():
+        @task(task_id=step)
+        def run(params=None) -> dict:
+            import logging
+
+            from newswatch import steps
+            from newswatch.runtime import Runtime
+
+            ids = list(params["ids"]) if params and params.get("ids") else None
+            log = logging.getLogger("newswatch")
+            with Runtime() as rt:
+                return getattr(steps, step)(rt, ids, on_progress=lambda totals: log.info("%s: %s", step, totals))
+
+        run()
+
+    maintenance()
+
+
+for _step in DOCS:
+    maintenance_dag(_step)
