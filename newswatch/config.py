@@ -77,15 +77,36 @@ def validate(model: type[BaseModel], data: Any, path: Path, *, error: type[Confi
         raise error(f"{path}: {problems}") from None
 
 
-def load_feeds(path: Path, *, base_url: str | None = None) -> list[FeedConfig]:
-    """Feeds in ``path``; ``{base_url}`` in a URL is replaced (the demo feeds use it for their port)."""
+def load_feeds(path: Path, *, base_url: str | None = None,
+               skipped: list[dict[str, Any]] | None = None) -> list[FeedConfig]:
+    """The enabled feeds in ``path``; ``{base_url}`` in a URL is replaced (the demo feeds use it for their port).
+
+    With ``skipped`` (a list to fill), one bad entry (``url: file:///etc/passwd``, an unknown key) does not
+    stop the others: it is reported there as a feed line with ``status: "error"``, ``error_class:
+    "ConfigError"`` and a message naming the file and key, and the healthy feeds are returned. Without it,
+    any bad entry raises ``ConfigError``. A file that is not a ``feeds:`` list raises either way.
+    """
     data = load_yaml(path)
     if base_url and isinstance(data, dict):
         for item in data.get("feeds", []) or []:
             if isinstance(item, dict) and isinstance(item.get("url"), str):
                 item["url"] = item["url"].replace("{base_url}", base_url.rstrip("/"))
-    feeds: FeedsFile = validate(FeedsFile, data, path)
-    return [f for f in feeds.feeds if f.enabled]
+    if skipped is None or not isinstance(data, dict) or not isinstance(data.get("feeds"), list) or set(data) - {
+            "feeds"}:
+        feeds: FeedsFile = validate(FeedsFile, data, path)
+        return [f for f in feeds.feeds if f.enabled]
+    good: list[FeedConfig] = []
+    for i, item in enumerate(data["feeds"]):
+        try:
+            good.append(FeedConfig.model_validate(item))
+        except ValidationError as exc:
+            problems = "; ".join(f"feeds.{i}.{'.'.join(map(str, e['loc'])) or '<item>'}: {e['msg']}"
+                                 for e in exc.errors())
+            url = item.get("url") if isinstance(item, dict) else None
+            skipped.append({"kind": "feed", "url": str(url or f"{path}#feeds.{i}"), "status": "error",
+                            "error_class": "ConfigError", "error": f"{path}: {problems}", "entries": 0,
+                            "new_entries": 0})
+    return [f for f in good if f.enabled]
 
 
 def load_recipients(path: Path) -> list[Recipient]:

@@ -38,6 +38,7 @@ class Runtime:
         self._staging = staging
         self._owned: list[Any] = []
         self._ensured = False
+        self.skipped_feeds: list[dict[str, Any]] = []  # bad entries of the feeds file, reported by the poll
 
     # -- clients, built on first use
     @property
@@ -78,11 +79,13 @@ class Runtime:
     # -- configuration
     def feeds(self, path: str | None = None) -> list[FeedConfig]:
         """The enabled feeds of ``path`` (default ``NEWSWATCH_FEEDS_FILE`` or ``config/feeds.yaml``);
-        ``{base_url}`` in a URL is the local sample site (the demo feeds use it for their port)."""
+        ``{base_url}`` in a URL is the local sample site (the demo feeds use it for their port). A bad entry
+        is skipped and kept in ``skipped_feeds`` (the poll reports it); the healthy feeds go on."""
         from pathlib import Path
 
+        self.skipped_feeds = []
         return load_feeds(Path(path) if path else self.settings.feeds_path,
-                          base_url=f"http://127.0.0.1:{self.settings.demo_port}")
+                          base_url=f"http://127.0.0.1:{self.settings.demo_port}", skipped=self.skipped_feeds)
 
     # -- lifetime
     def close(self) -> None:

@@ -12,6 +12,15 @@ from newswatch.cli._output import emit, progress
 from newswatch.runtime import Runtime
 
 
+def fail_if_every_feed_failed(polled: dict[str, Any]) -> None:
+    """``poll`` and ``ingest`` exit 1 when no feed could be polled: every polled feed failed, or every entry
+    of the feeds file was invalid (their lines were printed already)."""
+    tried = int(polled.get("polled", 0)) + int(polled.get("invalid_feeds", 0))
+    failed = int(polled.get("errors", 0)) + int(polled.get("invalid_feeds", 0))
+    if tried and failed == tried and not polled.get("reused"):
+        raise click.ClickException(f"every feed failed ({failed} of {tried}); see the lines above")
+
+
 @main.command()
 @click.option("--feeds", "feeds_file", help="Feeds YAML (default: config/feeds.yaml).")
 @click.option("--force", is_flag=True, help="Poll every feed now, ignoring next-due times, validators and hashes.")
@@ -34,6 +43,7 @@ def poll(feeds_file: str | None, force: bool, batch: str | None, shard: int, sha
                                    shards=shards, force=force, feeds=rt.feeds(feeds_file),
                                    on_report=None if as_json else progress)
     emit(summary, as_json)
+    fail_if_every_feed_failed(summary)
 
 
 @main.command()
@@ -91,6 +101,7 @@ def ingest(feeds_file: str | None, dry_run: bool, force: bool, as_json: bool) ->
         summary = steps.ingest(rt, rt.feeds(feeds_file), force=force, on_report=line if as_json else progress)
     if not as_json:
         emit(summary, False)
+    fail_if_every_feed_failed(summary["poll"])
 
 
 @main.command()

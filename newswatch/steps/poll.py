@@ -209,6 +209,13 @@ def poll_shard(
 
     summary, _ = poll_feeds(rt, feeds, shard=shard, shards=shards, force=force, on_report=on_report, stage=stage)
     summary["batch"] = batch
+    invalid = rt.skipped_feeds if shard == 0 else []  # reported once per run, by shard 0
+    summary["invalid_feeds"] = len(invalid)
+    for bad in invalid:
+        log.warning("feeds file entry skipped: %s", bad["error"])
+        summary["error_classes"][bad["error_class"]] = summary["error_classes"].get(bad["error_class"], 0) + 1
+        if on_report:
+            on_report(bad)
     summary["replayed"] = len(replayed)
     if replayed:
         log.warning("batch %s replays %d entries of never-indexed batches %s", batch, len(replayed), replay)

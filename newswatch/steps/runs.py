@@ -53,6 +53,10 @@ def ingest(rt: Runtime, feeds: Sequence[FeedConfig], *, force: bool = False,
     """
     if rt.dry_run:
         polled, entries = poll_feeds(rt, feeds, force=True, on_report=on_report)
+        polled["invalid_feeds"] = len(rt.skipped_feeds)
+        for bad in rt.skipped_feeds:
+            if on_report:
+                on_report(bad)
         got = fetch_entries(rt, entries, on_report=on_report)
         return {"poll": polled, "fetch": {"entries": len(entries), "articles": len(got.articles),
                                           "failed": len(got.failures), "skipped": got.skipped,

@@ -233,3 +233,24 @@ def test_cli_poll_reproduces_one_shard_of_the_dag(settings_factory, site, tmp_pa
     assert again == {"batch": "manual__x-s1", "shard": shard, "reused": True, "new_entries": 2}  # a retried task
     bad = CliRunner().invoke(main, ["poll", "--feeds", str(feeds_file), "--shard", "2", "--shards", "2"])
     assert bad.exit_code == 2
+
+
+def test_a_bad_feeds_file_entry_is_reported_and_the_healthy_feeds_polled(site, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    good = serve_feed(site, range(2)).url
+    feeds_file = tmp_path / "feeds.yaml"
+    feeds_file.write_text(yaml.safe_dump({"feeds": [{"url": "file:///etc/passwd"}, {"url": good}]}), encoding="utf-8")
+    monkeypatch.setenv("NEWSWATCH_ALLOWED_NETWORKS", "127.0.0.1/32")
+    monkeypatch.setenv("NEWSWATCH_FETCH__MIN_HOST_GAP", "0")
+    out = CliRunner().invoke(main, ["ingest", "--feeds", str(feeds_file), "--dry-run", "--json"])
+    assert out.exit_code == 0, out.output
+    lines = [json.loads(x) for x in out.stdout.splitlines()]
+    feeds = {x["url"]: x for x in lines if x["kind"] == "feed"}
+    bad = feeds["file:///etc/passwd"]
+    assert bad["status"] == "error" and bad["error_class"] == "ConfigError"
+    assert feeds[good]["status"] == "ok" and feeds[good]["new_entries"] == 2
+    assert sum(1 for x in lines if x["kind"] == "article" and x["status"] == "ok") == 2
+    feeds_file.write_text(yaml.safe_dump({"feeds": [{"url": "file:///etc/passwd"}, {"url": "http://127.0.0.1:1/x"}]}),
+                          encoding="utf-8")
+    every = CliRunner().invoke(main, ["ingest", "--feeds", str(feeds_file), "--dry-run", "--json"])
+    assert every.exit_code == 1 and "every feed failed (2 of 2)" in every.output

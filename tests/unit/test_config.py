@@ -45,3 +45,19 @@ def test_invalid_yaml_is_a_config_error(tmp_path: Path) -> None:
     path.write_text("feeds: [\n")
     with pytest.raises(ConfigError, match="invalid YAML"):
         load_feeds(path)
+
+
+def test_one_bad_feed_entry_is_reported_and_the_others_kept(tmp_path: Path) -> None:
+    """Defect: one bad entry (file:///etc/passwd) in a feeds file stopped every feed."""
+    path = tmp_path / "feeds.yaml"
+    path.write_text("feeds:\n  - url: file:///etc/passwd\n  - url: https://ok.example/rss\n"
+                    "  - url: https://typo.example/rss\n    intervall: 5\n  - just a string\n")
+    skipped: list[dict] = []
+    feeds = load_feeds(path, skipped=skipped)
+    assert [f.url for f in feeds] == ["https://ok.example/rss"]
+    assert [s["url"] for s in skipped] == ["file:///etc/passwd", "https://typo.example/rss", f"{path}#feeds.3"]
+    assert all(s["status"] == "error" and s["error_class"] == "ConfigError" for s in skipped)
+    assert "feeds.2.intervall" in skipped[1]["error"] and str(path) in skipped[0]["error"]
+    path.write_text("feeds: {url: x}\n")  # not a list at all: still one clear error
+    with pytest.raises(ConfigError):
+        load_feeds(path, skipped=[])
