@@ -13,7 +13,7 @@ import hashlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 import httpx
@@ -116,42 +116,43 @@ def poll_feeds(
                                                                              force=force))
         return feed, new_state, entries, report
 
-    with ThreadPoolExecutor(max_workers=max(1, settings.fetch.concurrency)) as pool:
-        results = list(pool.map(one, due))
-
     cap = max(1, settings.fetch.max_articles_per_feed)
     staged: list[Entry] = []
     staged_ids: set[str] = set()
     new_states: list[tuple[str, FeedState]] = []
-    for feed, state, entries, report in results:
-        # the backlog first (older), then this poll's entries; one entry per link id across the shard
-        candidates: dict[str, Entry] = {}
-        for e in [*(Entry.model_validate(b) for b in state.backlog), *entries]:
-            if e.id not in staged_ids:
-                candidates.setdefault(e.id, e)
-        known = index.known_article_ids(rt.es, settings, list(candidates)) if not rt.dry_run else set()
-        fresh = [e for i, e in candidates.items() if i not in known]
-        now_, later = fresh[:cap], fresh[cap:BACKLOG_MAX + cap]
-        staged_ids.update(e.id for e in now_)
-        staged.extend(now_)
-        report["new_entries"] = len(now_)
-        if later:
-            report["backlog"] = len(later)
-        summary["entries"] += report["entries"]
-        summary["new_entries"] += len(now_)
-        summary["backlog"] += len(later)
-        status = report["status"]
-        summary["ok" if status == "ok" else "not_modified" if status == "not_modified" else "errors"] += 1
-        if report["error_class"]:
-            errors[report["error_class"]] += 1
-            log.warning("feed %s failed: %s %s", feed.url, report["error_class"], report.get("error"))
-        state = state.model_copy(update={"backlog": [e.model_dump(mode="json") for e in later]})
-        state = feedstate.finish_poll(feed, state, feedstate.now_utc(), failed=status == "error",
-                                      entries_seen=report["entries"], new_items=len(now_),
-                                      retry_after=report.get("retry_after"))
-        new_states.append((doc_id(feed.url), state))
-        if on_report:
-            on_report(report)
+    with ThreadPoolExecutor(max_workers=max(1, settings.fetch.concurrency)) as pool:
+        futures = [pool.submit(one, f) for f in due]
+        # each feed is finished (and reported, so `ingest --json` streams) as soon as its poll returns
+        for future in as_completed(futures):
+            feed, state, entries, report = future.result()
+            # the backlog first (older), then this poll's entries; one entry per link id across the shard
+            candidates: dict[str, Entry] = {}
+            for e in [*(Entry.model_validate(b) for b in state.backlog), *entries]:
+                if e.id not in staged_ids:
+                    candidates.setdefault(e.id, e)
+            known = index.known_article_ids(rt.es, settings, list(candidates)) if not rt.dry_run else set()
+            fresh = [e for i, e in candidates.items() if i not in known]
+            now_, later = fresh[:cap], fresh[cap:BACKLOG_MAX + cap]
+            staged_ids.update(e.id for e in now_)
+            staged.extend(now_)
+            report["new_entries"] = len(now_)
+            if later:
+                report["backlog"] = len(later)
+            summary["entries"] += report["entries"]
+            summary["new_entries"] += len(now_)
+            summary["backlog"] += len(later)
+            status = report["status"]
+            summary["ok" if status == "ok" else "not_modified" if status == "not_modified" else "errors"] += 1
+            if report["error_class"]:
+                errors[report["error_class"]] += 1
+                log.warning("feed %s failed: %s %s", feed.url, report["error_class"], report.get("error"))
+            state = state.model_copy(update={"backlog": [e.model_dump(mode="json") for e in later]})
+            state = feedstate.finish_poll(feed, state, feedstate.now_utc(), failed=status == "error",
+                                          entries_seen=report["entries"], new_items=len(now_),
+                                          retry_after=report.get("retry_after"))
+            new_states.append((doc_id(feed.url), state))
+            if on_report:
+                on_report(report)
     summary["error_classes"] = dict(errors)
     if stage is not None:
         stage(staged)
