@@ -35,6 +35,8 @@ def main(verbose: bool) -> None:
     """newswatch: poll news feeds, extract and tag articles, index them for timeline search, alert."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:  # the client logs each retry with a traceback; the failure is reported in one line
+        logging.getLogger("elastic_transport").setLevel(logging.CRITICAL)
 
 
 from newswatch.cli import pipeline, query, stack, topics  # noqa: E402  (the verbs register on ``main``)

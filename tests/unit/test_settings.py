@@ -50,3 +50,15 @@ def test_the_cli_runs_as_a_module_and_has_a_version() -> None:
     out = subprocess.run([sys.executable, "-m", "newswatch.cli", "--version"], capture_output=True, text=True,
                          check=True)
     assert out.stdout.startswith("newswatch, version ")
+
+
+def test_an_unreachable_elasticsearch_is_one_line_naming_its_url() -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "newswatch.cli", "search", "Kursk"], capture_output=True, text=True,
+                         env={**__import__("os").environ, "NEWSWATCH_ES__URL": "http://127.0.0.1:9"}, timeout=60)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines() == [
+        "newswatch: Elasticsearch at http://127.0.0.1:9 is unreachable (ConnectionError): start it with "
+        "`newswatch stack up` or set NEWSWATCH_ES__URL"]
