@@ -1,4 +1,6 @@
-"""One story per event: near-duplicate articles (wire copies, syndicated rewrites) share a story id.
+"""Near-duplicates by MinHash: the signature, LSH bands and similarity that ``newswatch.stories`` uses to
+catch wire copies (the pipeline's story assignment is ``stories.assign``; ``assign_stories`` here is the
+MinHash-only clustering it replaced, kept as the baseline the story quality test and bench report beside it).
 
 Exact duplicates already collapse on the canonical URL (the document id). Near-duplicates are found with
 MinHash over word bigrams: the share of equal signature slots estimates the Jaccard similarity of the two
@@ -99,7 +101,8 @@ def fingerprint(text: str) -> dict[str, Any]:
 
 
 def assign_stories(es: Elasticsearch | None, index: str, articles: Sequence[dict[str, Any]]) -> int:
-    """Set ``story_id`` on each article (which must carry ``id``, ``minhash``, ``minhash_bands``).
+    """MinHash-only clustering (the baseline; the pipeline uses ``stories.assign``): set ``story_id`` on each
+    article (which must carry ``id``, ``minhash``, ``minhash_bands``).
 
     Articles are matched against the index and against earlier articles of the same batch (ordered by
     publication date, then id). Returns how many joined an existing story.

@@ -12,8 +12,11 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from newswatch.settings import FetchSettings
 
 T = TypeVar("T")
 
@@ -70,3 +73,8 @@ class HostLimiter:
                 if wait > 0:
                     self._sleep(wait)
             return fn()
+
+
+def host_limiter(fetch: FetchSettings) -> HostLimiter:
+    """The limiter of one step (a poll or a fetch task): ``NEWSWATCH_FETCH__PER_HOST`` and ``MIN_HOST_GAP``."""
+    return HostLimiter(fetch.per_host, fetch.min_host_gap)

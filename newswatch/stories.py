@@ -122,8 +122,10 @@ class _Pool:
     the ``knn`` nearest embeddings in the time window, with one matrix product per article."""
 
     def __init__(self, size: int) -> None:
+        from newswatch.encoder import DIMS
+
         self.docs: list[dict[str, Any]] = []
-        self.vecs = np.zeros((max(size, 1), 512), dtype=np.float32)
+        self.vecs = np.zeros((max(size, 1), DIMS), dtype=np.float32)
         self.hours = np.full(max(size, 1), np.nan)
         self.by_band: dict[str, list[int]] = {}
         self.by_story: dict[str, list[int]] = {}
@@ -131,9 +133,7 @@ class _Pool:
     def add(self, doc: dict[str, Any]) -> None:
         i = len(self.docs)
         f = _feat(doc)
-        if f.vec is not None:
-            if self.vecs.shape[1] != f.vec.shape[0]:
-                self.vecs = np.zeros((self.vecs.shape[0], f.vec.shape[0]), dtype=np.float32)
+        if f.vec is not None and f.vec.shape[0] == self.vecs.shape[1]:
             self.vecs[i] = f.vec
         self.hours[i] = f.hours if f.hours is not None else np.nan
         for b in doc.get("minhash_bands") or []:

@@ -22,10 +22,11 @@ from extractors.fetch import PAGE_CONTENT_TYPES, FetchPolicy, FetchResult, fetch
 from extractors.robots import RobotsCache
 from newswatch import feedhealth, feedstate, index
 from newswatch.errors import classify
+from newswatch.politeness import host_limiter
 from newswatch.records import Article, Entry, Failure, Page
 from newswatch.runtime import Runtime
 from newswatch.staging import ARTICLES, ENTRIES, FAILURES, check_batch_id, read_records, write_records
-from newswatch.steps.poll import Report, host_limiter
+from newswatch.steps.poll import Report
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def fetch_entries(rt: Runtime, entries: Iterable[Entry], *,
     settings = rt.settings
     policy = rt.policy
     http = rt.http
-    limiter = host_limiter(rt)
+    limiter = host_limiter(settings.fetch)
     robots = RobotsCache(http, policy) if settings.fetch.respect_robots else None
     entries = list(entries)
 

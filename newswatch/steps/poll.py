@@ -24,7 +24,7 @@ from extractors.fetch import FEED_CONTENT_TYPES, FetchPolicy, fetch
 from newswatch import feedstate, index
 from newswatch.config import FeedConfig
 from newswatch.errors import classify
-from newswatch.politeness import HostLimiter, shard_of
+from newswatch.politeness import host_limiter, shard_of
 from newswatch.records import Entry, FeedState, doc_id
 from newswatch.runtime import Runtime
 from newswatch.staging import ENTRIES, REPLAYED, check_batch_id, has_file, mark, read_records, unfinished_batches
@@ -34,10 +34,6 @@ log = logging.getLogger(__name__)
 
 Report = dict[str, Any]
 BACKLOG_MAX = 2000  # entries kept per feed for later polls beyond the per-poll cap
-
-
-def host_limiter(rt: Runtime) -> HostLimiter:
-    return HostLimiter(rt.settings.fetch.per_host, rt.settings.fetch.min_host_gap)
 
 
 def poll_feed(http: httpx.Client, policy: FetchPolicy, feed: FeedConfig, state: FeedState, *,
@@ -108,7 +104,7 @@ def poll_feeds(
     summary: dict[str, Any] = {"shard": shard, "shards": shards, "feeds": len(mine), "polled": len(due), "ok": 0,
                                "not_modified": 0, "errors": 0, "entries": 0, "new_entries": 0, "backlog": 0}
     errors: Counter[str] = Counter()
-    limiter = host_limiter(rt)
+    limiter = host_limiter(settings.fetch)
 
     def one(feed: FeedConfig) -> tuple[FeedConfig, FeedState, list[Entry], Report]:
         state = states.get(doc_id(feed.url)) or FeedState()

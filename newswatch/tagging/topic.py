@@ -28,7 +28,6 @@ Topic file shape (see ``config/topics/dprk_russia_troops.yaml`` for a full examp
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 from dataclasses import dataclass, field
@@ -262,16 +261,13 @@ def _mask(bits: dict[str, int], concepts: list[str]) -> int:
 
 
 def resolve_config_dir(config_dir: Path | str | None = None) -> Path:
-    """Where topic files live: the argument, else $NEWSWATCH_CONFIG_DIR, else ./config, else the repo's."""
+    """Where topic files live: the argument, else the settings' ``config_dir`` (``NEWSWATCH_CONFIG_DIR``, the
+    working directory's or the checkout's ``config/``, else XDG) — the one default, shared with the pipeline."""
     if config_dir is not None:
         return Path(config_dir)
-    env = os.environ.get("NEWSWATCH_CONFIG_DIR")
-    if env:
-        return Path(env)
-    local = Path("config")
-    if local.is_dir():
-        return local
-    return Path(__file__).resolve().parents[2] / "config"
+    from newswatch.settings import Settings
+
+    return Settings().config_dir
 
 
 _CACHE: dict[tuple[str, int, str, int], Topic] = {}
