@@ -1,17 +1,19 @@
 """
-### newswatch_alert — one email per new matching story
+### newswatch_alert — what is due now: first alerts, follow-ups, folds, backlog digests, spikes, feed health
 
-Scheduled on the `newswatch_articles` Asset that `newswatch_poll` emits when it indexed something. Finds
-stories at the alert level (`NEWSWATCH_ALERT_MIN_LEVEL`, default `core`) that have no alert yet, claims
-each in Elasticsearch (create-if-absent) and sends one email per story to the recipients in
-`config/recipients.yaml`. Re-running sends nothing twice.
+Runs when `newswatch_poll` emits the `newswatch_articles` Asset (it indexed something) **or** every 10
+minutes, so a failed send is retried without waiting for new articles. Each recipient in
+`config/recipients.yaml` gets stories per their modes (immediate within the freshness window and the rate
+cap; otherwise the digest), follow-ups threaded under the first email, spike alerts if they opt in, and
+operators get feed incidents and dead letters. Every email is claimed in Elasticsearch first: re-running
+sends nothing twice. A run in which a send failed **fails** after the others went out, so Airflow retries it.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
 ARTICLES = Asset(name="newswatch_articles", uri="x-newswatch://articles")
 
@@ -20,15 +22,17 @@ default_args = {
     "retries": 3,
     "retry_delay": timedelta(seconds=30),
     "retry_exponential_backoff": True,
+    "execution_timeout": timedelta(minutes=15),
 }
 
 
 @dag(
     dag_id="newswatch_alert",
-    schedule=[ARTICLES],
+    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("*/10 * * * *", timezone="UTC"), assets=[ARTICLES]),
     start_date=datetime(2024, 1, 1),
     catchup=False,
     max_active_runs=1,
+    dagrun_timeout=timedelta(minutes=30),
     tags=["newswatch", "alerts"],
     doc_md=__doc__,
     default_args=default_args,
@@ -40,7 +44,8 @@ def newswatch_alert():
         from newswatch.runtime import Runtime
 
         with Runtime() as rt:
-            return steps.send_alerts(rt)
+            summary = steps.send_alerts(rt)
+        return {k: v for k, v in summary.items() if k != "story_ids"}
 
     send_alerts()
 

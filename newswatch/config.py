@@ -43,15 +43,87 @@ class FeedsFile(_Strict):
     feeds: list[FeedConfig]
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class DigestConfig(_Strict):
+    """When a recipient's digest goes out: ``hourly``, or ``daily``/``weekly`` at a local time."""
+
+    every: Literal["hourly", "daily", "weekly"] = "daily"
+    at: str = "08:00"  # local time HH:MM (daily and weekly)
+    timezone: str = "UTC"  # an IANA zone, e.g. Europe/Berlin or Asia/Seoul
+    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"  # weekly
+
+    @field_validator("at")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        hh, _, mm = value.partition(":")
+        if not (hh.isdigit() and mm.isdigit() and 0 <= int(hh) < 24 and 0 <= int(mm) < 60 and len(mm) == 2):
+            raise ValueError("digest.at must be a local time HH:MM, e.g. 08:00")
+        return f"{int(hh):02d}:{mm}"
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)") from None
+        return value
+
+
 class Recipient(_Strict):
+    """One alert recipient: which topics, how (immediate emails and/or a digest), and limits.
+
+    ``freshness_hours``: a story first published longer ago than this is never sent immediately; it goes to
+    the next digest as "earlier coverage" (recipients without a digest get one backlog digest instead).
+    ``rate_cap_per_hour``: immediate emails (first alerts and follow-ups) per hour; past it, stories are
+    folded into one "N more stories" email. ``spikes``: also burst alerts for the topics. ``operator``:
+    feed-health incidents and dead-letter notices.
+    """
+
     email: str
     name: str | None = None
     topics: list[str] = Field(default_factory=lambda: ["*"])
-    min_level: Literal["core", "related"] = "core"
+    min_level: Literal["core", "related"] | None = None  # default: NEWSWATCH_ALERT_MIN_LEVEL (core)
+    modes: list[Literal["immediate", "digest"]] = Field(default_factory=lambda: ["immediate"])  # type: ignore[arg-type]
+    digest: DigestConfig | None = None
+    freshness_hours: float = Field(48.0, gt=0)
+    rate_cap_per_hour: int = Field(20, ge=1)
+    spikes: bool = False
+    operator: bool = False
 
-    def wants(self, topic: str, level: str) -> bool:
-        topic_ok = "*" in self.topics or topic in self.topics
-        return topic_ok and (level == "core" or self.min_level == "related")
+    @field_validator("email")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        from email_validator import EmailNotValidError, validate_email
+
+        try:
+            return validate_email(value.strip(), check_deliverability=False,
+                                  test_environment=True).normalized
+        except EmailNotValidError as exc:
+            raise ValueError(f"not an email address: {value!r} ({exc})") from None
+
+    def model_post_init(self, context: Any, /) -> None:
+        if "digest" in self.modes and self.digest is None:
+            self.digest = DigestConfig()
+
+    @property
+    def immediate(self) -> bool:
+        return "immediate" in self.modes
+
+    @property
+    def has_digest(self) -> bool:
+        return "digest" in self.modes
+
+    def follows(self, topic: str) -> bool:
+        return "*" in self.topics or topic in self.topics
+
+    def wants(self, topic: str, level: str, default_min_level: str = "core") -> bool:
+        floor = self.min_level or default_min_level
+        return self.follows(topic) and (level == "core" or (level == "related" and floor == "related"))
 
 
 class RecipientsFile(_Strict):
@@ -110,6 +182,12 @@ def load_feeds(path: Path, *, base_url: str | None = None,
 
 
 def load_recipients(path: Path) -> list[Recipient]:
+    """The recipients in ``path``, every address validated; a duplicate address is an error."""
     data = load_yaml(path)
     recipients: RecipientsFile = validate(RecipientsFile, data, path)
+    seen: set[str] = set()
+    for i, r in enumerate(recipients.recipients):
+        if r.email.lower() in seen:
+            raise ConfigError(f"{path}: recipients.{i}.email: {r.email} is listed twice")
+        seen.add(r.email.lower())
     return recipients.recipients

@@ -26,6 +26,10 @@ that imports nothing of ours) and is re-exported here, so one import serves ever
     ├── IndexingError              Elasticsearch refused documents (carries the per-document errors)
     ├── SearchError                a query or its options are invalid, or the indices are missing
     ├── AlertError                 an alert email could not be sent
+    │   ├── NotAccepted            refused or cut off before the server could accept it (retried)
+    │   ├── MessageRejected        refused for good with a 5xx (parked as dead)
+    │   ├── DeliveryUncertain      sent in full but the reply was lost (never resent; counted)
+    │   └── AlertsFailed           a run in which some sends failed, after the others went out
     └── ServiceError               a service (Elasticsearch, SMTP sink, Airflow) could not be reached/started
 
 Every error has ``error_class`` (its class name): the stable name recorded in feed health, CLI JSON and
@@ -59,7 +63,8 @@ from extractors.errors import (
 )
 
 __all__ = [
-    "AlertError", "BlockedAddress", "BlockedURL", "ConfigError", "ConnectError", "ExtractionError",
+    "AlertError", "AlertsFailed", "BlockedAddress", "DeliveryUncertain", "MessageRejected", "NotAccepted",
+    "BlockedURL", "ConfigError", "ConnectError", "ExtractionError",
     "FeedError", "FeedSyntaxError", "FetchError", "FetchTimeout", "HTTPStatusError", "IndexingError",
     "NewswatchError", "NoArticleBody", "NotAFeed", "NotHTML", "RateLimited", "ResponseTooLarge",
     "RobotsDisallowed", "SearchError", "ServiceError", "StagingError", "TooManyRedirects", "UnsafeFeed",
@@ -90,6 +95,27 @@ class SearchError(NewswatchError):
 
 class AlertError(NewswatchError):
     """An alert could not be delivered."""
+
+
+class NotAccepted(AlertError):
+    """The SMTP transaction failed before the server could have accepted the message: safe to retry."""
+
+
+class MessageRejected(AlertError):
+    """The server refused the message for good (5xx): retrying cannot help."""
+
+
+class DeliveryUncertain(AlertError):
+    """The message was sent in full but the server's reply was lost: it may have been delivered."""
+
+
+class AlertsFailed(AlertError):
+    """Some alert emails could not be sent (the rest were); ``summary`` holds the run's counts."""
+
+    def __init__(self, summary: dict[str, Any], what: str = "alerts") -> None:
+        self.summary = summary
+        super().__init__(f"{summary.get('failed', 0)} {what} could not be sent ({summary.get('errors') or {}}); "
+                         "they stay claimed as failed and the next run retries them")
 
 
 class ServiceError(NewswatchError):

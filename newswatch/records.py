@@ -62,13 +62,14 @@ class Entry(_Record):
     published: str | None = None
     feed_url: str | None = None
     feed_name: str | None = None
+    first_poll: bool = False  # listed by its feed's first successful poll: the feed's history, not news
 
     @classmethod
     def from_feed(cls, *, url: str, title: str | None, published: str | None, feed_url: str | None,
-                  feed_name: str | None) -> Entry:
+                  feed_name: str | None, first_poll: bool = False) -> Entry:
         canon = canonical(url)
         return cls(id=doc_id(canon), url=url, canonical_url=canon, title=title, published=published,
-                   feed_url=feed_url, feed_name=feed_name)
+                   feed_url=feed_url, feed_name=feed_name, first_poll=first_poll)
 
 
 class Failure(Entry):
@@ -90,6 +91,7 @@ class Article(_Record):
     fetched_url: str | None = None
     link_ids: list[str] = Field(default_factory=list)  # ids of the feed links that led here (poll checks them)
     feed_url: str | None = None
+    first_poll: bool = False  # from its feed's first poll (alerts send such history as one backlog digest)
     source: str
     host: str
     title: str = ""
@@ -130,7 +132,7 @@ class Article(_Record):
         art_id = doc_id(extracted.url)
         return cls(
             id=art_id, url=extracted.url, fetched_url=entry.url,
-            link_ids=sorted({entry.id} - {art_id}), feed_url=entry.feed_url,
+            link_ids=sorted({entry.id} - {art_id}), feed_url=entry.feed_url, first_poll=entry.first_poll,
             source=extracted.sitename or entry.feed_name or urlsplit(extracted.url).netloc,
             host=urlsplit(extracted.url).netloc, title=extracted.title or entry.title or "",
             text=extracted.text, description=extracted.description, author=extracted.author,

@@ -70,6 +70,27 @@ class SMTPSettings(BaseModel):
     timeout: float = Field(10.0, description="SMTP timeout in seconds")
 
 
+class AlertSettings(BaseModel):
+    """Alert delivery: retries, leases, follow-ups, spikes and feed-health incidents."""
+
+    max_attempts: int = Field(5, ge=1, description="Failed sends of one message before it is parked as dead")
+    lease_seconds: float = Field(
+        300, gt=0, description="A claim left pending (or sending) this long by a worker is taken over (or uncertain)")
+    followups_per_story_per_day: int = Field(2, ge=0, description="Follow-up emails per story and recipient a day")
+    outlet_steps: list[int] = Field(default_factory=lambda: [3, 10, 30],
+                                    description="Outlet counts whose crossing sends a follow-up")
+    timeline_url: str | None = Field(None, description="Base URL of the timeline page (story links in emails)")
+    kibana_url: str | None = Field("http://localhost:5601", description="Kibana base URL (story links if no timeline)")
+    list_id: str = Field("newswatch.alerts.local", description="List-Id domain of alert emails")
+    spike_z: float = Field(3.5, gt=0, description="Robust z-score over the 14-day hourly baseline that is a burst")
+    spike_min_count: int = Field(5, ge=1, description="Fewest core/related articles in an hour that can be a burst")
+    feed_failures: int = Field(5, ge=1, description="Consecutive poll failures that open a feed incident")
+    feed_silent_factor: float = Field(8.0, gt=1, description="Silent for this many usual intervals is an incident")
+    feed_silent_min_hours: float = Field(24.0, gt=0, description="... and at least this many hours")
+    extraction_min_ratio: float = Field(0.5, gt=0, le=1, description="Extraction success below this (last 24 h) "
+                                                                     "after a healthy week is an incident")
+
+
 class FetchSettings(BaseModel):
     connect_timeout: float = Field(5.0, description="Connect timeout (s)")
     read_timeout: float = Field(10.0, description="Read timeout (s)")
@@ -116,6 +137,7 @@ class Settings(BaseSettings):
     es: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)
     smtp: SMTPSettings = Field(default_factory=SMTPSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     @property
     def feeds_path(self) -> Path:

@@ -104,16 +104,89 @@ def ingest(feeds_file: str | None, dry_run: bool, force: bool, as_json: bool) ->
     fail_if_every_feed_failed(summary["poll"])
 
 
+ALERT_KEYS = ("immediate", "followups", "folded", "queued_for_digest", "failed")
+
+
+def _emit_alerts(run: Any, as_json: bool, keys: tuple[str, ...]) -> None:
+    """Print the counts; a run with failed sends prints them too, then fails (one line, exit 1)."""
+    from newswatch.errors import AlertsFailed
+
+    try:
+        summary = run()
+    except AlertsFailed as exc:
+        emit(_counts(exc.summary, keys), as_json)
+        raise
+    emit(_counts(summary, keys), as_json)
+
+
+def _counts(summary: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The contract's counts first, then the rest of the run's figures under ``details``."""
+    return {**{k: summary.get(k, 0) for k in keys}, "details": {k: v for k, v in summary.items() if k not in keys}}
+
+
 @main.command()
 @click.option("--recipients", "recipients_file", help="Recipients YAML (default: config/recipients.yaml).")
 @click.option("--json", "as_json", is_flag=True)
 def alert(recipients_file: str | None, as_json: bool) -> None:
-    """Send one alert email per new matching story (idempotent)."""
+    """Send what is due now: immediate emails, follow-ups, folds, backlog digests, spikes, feed incidents.
+
+    Prints {"immediate", "followups", "folded", "queued_for_digest", "failed"}; exits 1 when a send failed
+    (after the others went out; the next run retries it). Idempotent."""
     from newswatch import steps
 
     with Runtime() as rt:
-        summary = steps.send_alerts(rt, recipients_file)
-    emit(summary, as_json)
+        _emit_alerts(lambda: steps.send_alerts(rt, recipients_file), as_json, ALERT_KEYS)
+
+
+@main.command()
+@click.option("--period", type=click.Choice(["hourly", "daily", "weekly"]),
+              help="Only recipients with this digest period (default: every digest due now).")
+@click.option("--recipients", "recipients_file", help="Recipients YAML (default: config/recipients.yaml).")
+@click.option("--json", "as_json", is_flag=True)
+def digest(period: str | None, recipients_file: str | None, as_json: bool) -> None:
+    """Send the digests due now: one email per recipient and period, exactly once. Prints {"digests",
+    "stories", "failed"}."""
+    from newswatch import steps
+
+    with Runtime() as rt:
+        _emit_alerts(lambda: steps.send_digests(rt, recipients_file, period=period), as_json,
+                     ("digests", "stories", "failed"))
+
+
+@main.group("alerts")
+def alerts_group() -> None:
+    """What the alerts did."""
+
+
+@alerts_group.command("stats")
+@click.option("--since", help="Only messages claimed since (ISO date or Elasticsearch date math, e.g. now-7d).")
+@click.option("--json", "as_json", is_flag=True)
+def alerts_stats(since: str | None, as_json: bool) -> None:
+    """Messages per type and status; p50/p95 of publish→send and fetch→send (first alerts and follow-ups)."""
+    from newswatch import steps
+
+    if since is not None:
+        _check_since(since)
+    with Runtime() as rt:
+        stats = steps.alert_stats(rt, since)
+    lat = stats["latency_seconds"]
+    human = (f"{stats['messages']} messages: " + ", ".join(f"{k} {v}" for k, v in sorted(stats["by_type"].items()))
+             + "\nstatus: " + ", ".join(f"{k} {v}" for k, v in sorted(stats["by_status"].items()))
+             + "\n" + "\n".join(f"{name}: p50 {v['p50']} s, p95 {v['p95']} s (n={v['n']})" for name, v in lat.items()))
+    emit(stats, as_json, human)
+
+
+def _check_since(value: str) -> None:
+    import re
+    from datetime import datetime
+
+    if re.fullmatch(r"now(-\d+[smhdwMy])*(/[smhdwMy])?", value):
+        return
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is neither an ISO date nor date math like now-7d",
+                                 param_hint="--since") from None
 
 
 @main.command()

@@ -24,11 +24,13 @@ from newswatch.steps.indexing import index_articles, index_batches, index_file, 
 from newswatch.steps.poll import poll_feed, poll_feeds, poll_shard
 from newswatch.steps.reprocess import reprocess, retag
 from newswatch.steps.runs import (
+    alert_stats,
     index_fetched,
     ingest,
     list_shards,
     prune_staging,
     send_alerts,
+    send_digests,
     shard_results,
     summarize_run,
 )
@@ -36,5 +38,5 @@ from newswatch.steps.runs import (
 __all__ = [
     "fetch_and_extract", "fetch_batch", "fetch_entries", "index_articles", "index_batches", "index_fetched",
     "index_file", "ingest", "list_shards", "poll_feed", "poll_feeds", "poll_shard", "prune_staging",
-    "reprocess", "retag", "send_alerts", "shard_results", "summarize_run", "tag_record",
+    "reprocess", "retag", "send_alerts", "send_digests", "alert_stats", "shard_results", "summarize_run", "tag_record",
 ]

@@ -45,6 +45,7 @@ def poll_feed(http: httpx.Client, policy: FetchPolicy, feed: FeedConfig, state: 
     now = feedstate.now_utc()
     report: Report = {"kind": "feed", "url": feed.url, "status": "ok", "error_class": None,
                       "entries": 0, "new_entries": 0}
+    first_poll = state.last_success is None
     state, unconditional = feedstate.begin_poll(state, now, force=force)
     entries: list[Entry] = []
     try:
@@ -60,7 +61,8 @@ def poll_feed(http: httpx.Client, policy: FetchPolicy, feed: FeedConfig, state: 
                 raise parsed.error
             entries = [Entry.from_feed(url=e.url, title=e.title, published=e.published.isoformat()
                                        if e.published else None, feed_url=feed.url,
-                                       feed_name=feed.name or parsed.title) for e in parsed.entries]
+                                       feed_name=feed.name or parsed.title, first_poll=first_poll)
+                       for e in parsed.entries]
             report["entries"] = len(entries)
             if parsed.warning:
                 report["warning"] = parsed.warning[:200]

@@ -11,6 +11,7 @@ from typing import Any
 
 from newswatch import feedhealth
 from newswatch.config import FeedConfig
+from newswatch.errors import AlertsFailed
 from newswatch.runtime import Runtime
 from newswatch.staging import new_batch_id, prune_batches
 from newswatch.steps.fetch import fetch_batch, fetch_entries
@@ -119,12 +120,45 @@ def summarize_run(rt: Runtime, shards: Sequence[int], polled: Any, fetched: Any,
     return totals
 
 
-def send_alerts(rt: Runtime, recipients_file: str | None = None) -> dict[str, Any]:
-    """One email per new matching story to the recipients in ``config/recipients.yaml`` (idempotent)."""
-    from newswatch import alerts, clients
+def _recipients(rt: Runtime, recipients_file: str | None) -> list[Any]:
     from newswatch.config import load_recipients
 
+    return load_recipients(Path(recipients_file) if recipients_file else rt.settings.recipients_path)
+
+
+def send_alerts(rt: Runtime, recipients_file: str | None = None, *, strict: bool = True) -> dict[str, Any]:
+    """What is due now: retries, first alerts, follow-ups, folds, backlog digests, spikes, feed incidents
+    (``config/recipients.yaml``; idempotent). With ``strict``, a run in which a send failed raises
+    ``AlertsFailed`` (carrying the counts) after every other message went out, so its task is retried."""
+    from newswatch import alerts, clients
+
     settings = rt.settings
-    recipients = load_recipients(Path(recipients_file) if recipients_file else settings.recipients_path)
+    recipients = _recipients(rt, recipients_file)
     rt.ensure_indices()
-    return alerts.send_alerts(settings, rt.es, lambda: clients.smtp_connect(settings), recipients)
+    summary = alerts.run_alerts(settings, rt.es, lambda: clients.smtp_connect(settings), recipients)
+    if strict and summary["failed"]:
+        raise AlertsFailed(summary, "alerts")
+    return summary
+
+
+def send_digests(rt: Runtime, recipients_file: str | None = None, *, period: str | None = None,
+                 strict: bool = True) -> dict[str, Any]:
+    """The digests due now, one per recipient and period (idempotent); raises ``AlertsFailed`` as above."""
+    from newswatch import alerts, clients
+
+    settings = rt.settings
+    recipients = _recipients(rt, recipients_file)
+    rt.ensure_indices()
+    summary = alerts.run_digests(settings, rt.es, lambda: clients.smtp_connect(settings), recipients,
+                                 period=period)
+    if strict and summary["failed"]:
+        raise AlertsFailed(summary, "digests")
+    return summary
+
+
+def alert_stats(rt: Runtime, since: str | None = None) -> dict[str, Any]:
+    """Messages per type and outcome, and publish/fetch → send latency percentiles."""
+    from newswatch import alerts
+
+    rt.ensure_indices()
+    return alerts.alert_stats(rt.es, rt.settings, since=since)

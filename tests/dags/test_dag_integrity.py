@@ -24,7 +24,8 @@ def test_no_import_errors(dagbag) -> None:
 
 
 def test_expected_dags(dagbag) -> None:
-    assert set(dagbag.dag_ids) == {"newswatch_poll", "newswatch_alert", "newswatch_reprocess", "newswatch_retag"}
+    assert set(dagbag.dag_ids) == {"newswatch_poll", "newswatch_alert", "newswatch_digest", "newswatch_reprocess",
+                                    "newswatch_retag"}
 
 
 def test_house_rules(dagbag) -> None:
@@ -62,6 +63,14 @@ def test_poll_dag_maps_over_shards_and_feeds_the_alert_dag(dagbag) -> None:
     assert "index_batches" in poll.task_dict and not poll.task_dict["index_batches"].is_mapped
     outlets = [o for t in poll.tasks for o in getattr(t, "outlets", [])]
     assert any(getattr(o, "name", "") == "newswatch_articles" for o in outlets)
-    assert type(alert.timetable).__name__ == "AssetTriggeredTimetable"
+    # the articles Asset, or every 10 minutes: a failed send is retried without waiting for new articles
+    assert type(alert.timetable).__name__ == "AssetOrTimeSchedule"
     assert "newswatch_articles" in repr(alert.timetable.asset_condition)
+    assert "*/10" in repr(alert.timetable.timetable)
+
+
+def test_digest_dag_runs_hourly(dagbag) -> None:
+    digest = dagbag.dags.get("newswatch_digest")
+    assert "2 * * * *" in repr(digest.timetable) and digest.max_active_runs == 1
+    assert all(t.retries >= 2 and t.execution_timeout for t in digest.tasks)
 

@@ -57,5 +57,16 @@ def expected_alerts(expected: list[dict]) -> set[tuple[str, str]]:
     return {(t, e["story"]) for e in expected for t, level in e["expected_levels"].items() if level == "core"}
 
 
+def expected_backlog_digests(expected: list[dict], recipients_file: Path | None = None) -> int:
+    """Emails the alert DAG sends for the sample site (all history: a first poll, published 2024-2025):
+    one backlog digest per recipient without a digest of its own who follows a topic with a core story."""
+    from newswatch.config import load_recipients
+    from newswatch.settings import Settings
+
+    recipients = load_recipients(recipients_file or Settings().recipients_path)
+    topics = {t for t, _ in expected_alerts(expected)}
+    return sum(1 for r in recipients if r.immediate and not r.has_digest and any(r.follows(t) for t in topics))
+
+
 def core_anywhere(expected: list[dict]) -> int:
     return sum(1 for e in expected if "core" in e["expected_levels"].values())

@@ -16,7 +16,7 @@ from newswatch import index
 from newswatch.clients import make_es
 from newswatch.localstack.demosite import expected_articles
 from newswatch.settings import ElasticsearchSettings, Settings
-from tests.integration.helpers import airflow_env, expected_alerts, wrong_levels
+from tests.integration.helpers import airflow_env, expected_backlog_digests, wrong_levels
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -50,16 +50,16 @@ def test_poll_and_alert_dags(es_url: str, demo_site: str, smtp_sink, tmp_path: P
         docs = [h["_source"] for h in es.search(index=art_index, size=500)["hits"]["hits"]]
         assert len(docs) == len(expected)
         assert not wrong_levels(docs, expected)
-        core_stories = expected_alerts(expected)
+        backlog_mails = expected_backlog_digests(expected)
         mails = list(maildir.glob("*.eml"))
         subjects = sorted(m.read_text(errors="replace").split("Subject:", 1)[1].split("\n", 1)[0] for m in mails)
-        assert len(mails) == len(core_stories), (subjects, sorted(core_stories))
+        assert len(mails) == backlog_mails, subjects  # one backlog digest, not one email per story
 
         airflow(env, "dags", "test", "newswatch_poll", "-c", json.dumps({"force": True}))
         airflow(env, "dags", "test", "newswatch_alert")
         es.indices.refresh(index=art_index)
         assert es.count(index=art_index)["count"] == len(expected)
-        assert len(list(maildir.glob("*.eml"))) == len(core_stories)
+        assert len(list(maildir.glob("*.eml"))) == backlog_mails
         feeds = es.search(index=index.index_name(settings, "feeds"), size=50)["hits"]["hits"]
         assert feeds and all(f["_source"]["polls"] == 2 for f in feeds)
     finally:

@@ -26,7 +26,7 @@ from newswatch.clients import make_es
 from newswatch.localstack.demosite import expected_articles
 from newswatch.settings import ElasticsearchSettings, Settings
 from tests.conftest import free_port
-from tests.integration.helpers import airflow_env, expected_alerts
+from tests.integration.helpers import airflow_env, expected_backlog_digests
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -129,8 +129,8 @@ def test_poll_and_alert_dags_under_celery(es_url: str, demo_site: str, smtp_sink
         art_index = index.index_name(settings, "articles")
         es.indices.refresh(index=art_index)
         assert es.count(index=art_index)["count"] == len(expected)
-        core_stories = expected_alerts(expected)
-        assert len(list(maildir.glob("*.eml"))) == len(core_stories)
+        backlog_mails = expected_backlog_digests(expected)
+        assert len(list(maildir.glob("*.eml"))) == backlog_mails
     finally:
         for proc in procs:
             try:

@@ -70,14 +70,16 @@ def test_pipeline_indexes_tags_alerts_once(settings_factory, demo_site, smtp_sin
 
     recipients = [Recipient(email="analyst@example.org")]
     sent = alerts.send_alerts(settings, es, lambda: smtp_connect(settings), recipients)
-    core_stories = expected_alerts(expected)  # one email per (topic, story)
-    assert sent["sent"] == len(core_stories) and sent["failed"] == 0
+    core_stories = expected_alerts(expected)  # one thread per (topic, story)
+    # the sample site's articles are history (a first poll, published 2024-2025): one backlog digest, no flood
+    assert sent["immediate"] == 0 and sent["queued_for_digest"] == len(core_stories), sent
+    assert sent["backlog_digests"] == 1 and sent["failed"] == 0
     mails = sorted(maildir.glob("*.eml"))
-    assert len(mails) == len(core_stories)
-    ids = [email.message_from_bytes(m.read_bytes(), policy=email.policy.default)["X-Newswatch-Story"] for m in mails]
-    assert len(set(ids)) == len(ids)
-    body = email.message_from_bytes(mails[0].read_bytes(), policy=email.policy.default)
-    assert "Why it matched" in body.get_body(preferencelist=("plain",)).get_content()
+    assert len(mails) == 1
+    digest = email.message_from_bytes(mails[0].read_bytes(), policy=email.policy.default)
+    assert f"{len(core_stories)} stories" in digest["Subject"]
+    text = digest.get_body(preferencelist=("plain",)).get_content()
+    assert "Earlier coverage" in text and "Numbers reported" in text
 
     # a second run adds no document and sends no email
     second = run_once(rt, feeds, "run2")
@@ -85,7 +87,7 @@ def test_pipeline_indexes_tags_alerts_once(settings_factory, demo_site, smtp_sin
     assert es.count(index=art_index)["count"] == len(expected)
     again = alerts.send_alerts(settings, es, lambda: smtp_connect(settings), recipients)
     assert again["sent"] == 0
-    assert len(list(maildir.glob("*.eml"))) == len(core_stories)
+    assert len(list(maildir.glob("*.eml"))) == 1
 
     # reprocessing from stored HTML re-tags without fetching and keeps ids and stories
     progress: list[dict] = []
@@ -120,12 +122,13 @@ def test_failed_send_is_retried_and_never_duplicated(settings_factory, demo_site
         raise ConnectionRefusedError("smtp down")
 
     down = alerts.send_alerts(settings, es, broken, recipients)
-    assert down["sent"] == 0 and down["failed"] == down["stories"] > 0
-    assert down["errors"] == {"AlertError": down["failed"]}  # classified, not Unexpected:…
-    claims = es.search(index=index.index_name(settings, "alerts"), size=50)["hits"]["hits"]
-    assert {c["_source"]["status"] for c in claims} == {"failed"}
-    assert {c["_source"]["error_class"] for c in claims} == {"AlertError"}
+    assert down["sent"] == 0 and down["failed"] == 1 and down["queued_for_digest"] > 0  # the backlog digest
+    assert down["errors"] == {"NotAccepted": 1}  # classified, not Unexpected:…
+    claims = es.search(index=index.index_name(settings, "alerts"), size=50,
+                       query={"term": {"kind": "message"}})["hits"]["hits"]
+    assert [(c["_source"]["status"], c["_source"]["error_class"]) for c in claims] == [("failed", "NotAccepted")]
     assert not list(maildir.glob("*.eml"))
     up = alerts.send_alerts(settings, es, lambda: smtp_connect(settings), recipients)
-    assert up["sent"] == down["failed"]
+    assert up["sent"] == 1 and up["retried"] == 1 and up["failed"] == 0
     assert alerts.send_alerts(settings, es, lambda: smtp_connect(settings), recipients)["sent"] == 0
+    assert len(list(maildir.glob("*.eml"))) == 1

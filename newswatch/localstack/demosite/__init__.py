@@ -11,11 +11,25 @@ Public surface (stable, used by ``make demo`` and the integration tests)::
     server = make_server(host="127.0.0.1", port=DEFAULT_PORT)   # bound, not yet serving
     feed_urls("http://127.0.0.1:8765")                          # every feed the site serves
     expected_articles()                                         # one dict per article page
+    publish("http://127.0.0.1:8765", "fresh")                   # a live article, dated now (live.py)
+
+Live articles (``POST /_live/publish``, canned ones in ``content/live/templates.yaml``) appear at run time
+at the top of the feeds; they are not in ``expected_articles()``.
 """
 
 from __future__ import annotations
 
+from newswatch.localstack.demosite.client import LiveSiteError, live_articles, publish, reset
 from newswatch.localstack.demosite.content import expected_articles, feed_urls
 from newswatch.localstack.demosite.server import DEFAULT_PORT, make_server
 
-__all__ = ["DEFAULT_PORT", "expected_articles", "feed_urls", "make_server"]
+__all__ = [
+    "DEFAULT_PORT",
+    "LiveSiteError",
+    "expected_articles",
+    "feed_urls",
+    "live_articles",
+    "make_server",
+    "publish",
+    "reset",
+]

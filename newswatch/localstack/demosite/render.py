@@ -8,6 +8,7 @@ looks at the query string, so tracking-parameter variants of an article URL serv
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -235,14 +236,25 @@ def render_feed(content: Content, base: str, feed: Feed) -> Resource:
     return _resource(xml, RSS if feed.format == "rss" else ATOM, max(a.modified for a in articles))
 
 
-def route(base: str, path: str) -> Resource | None:
-    """The resource at ``path`` rendered for ``base``, or None when the site has no such page."""
-    return _route_cached(base, path)
+def route(base: str, path: str, live: tuple[Article, ...] = ()) -> Resource | None:
+    """The resource at ``path`` rendered for ``base``, or None when the site has no such page.
+
+    ``live`` are the articles published at run time (``LiveStore.articles()``): served, listed in feeds and
+    on home pages like the content articles. Renders are cached per (base, path, live) snapshot.
+    """
+    return _route_cached(base, path, live)
+
+
+@functools.lru_cache(maxsize=8)
+def with_live(live: tuple[Article, ...]) -> Content:
+    """The site's content with the live articles added (the content itself when there are none)."""
+    content = load_content()
+    return dataclasses.replace(content, articles=content.articles + live) if live else content
 
 
 @functools.lru_cache(maxsize=512)
-def _route_cached(base: str, path: str) -> Resource | None:
-    content = load_content()
+def _route_cached(base: str, path: str, live: tuple[Article, ...] = ()) -> Resource | None:
+    content = with_live(live)
     if path == "/robots.txt":
         return _resource(ROBOTS_TXT, TEXT, datetime(2024, 9, 1, tzinfo=UTC))
     if path == "/":

@@ -1,0 +1,104 @@
+"""Alert delivery modes against the real Elasticsearch and a real SMTP server: backlog digest instead of a
+flood, immediate within the freshness window, threaded follow-ups, rate-cap folds, digests once per period."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from newswatch import alerts
+from newswatch.clients import smtp_connect
+from newswatch.config import DigestConfig, Recipient
+from newswatch.runtime import Runtime
+from tests.integration.alertkit import (DISTINCT, FOLLOWUP, FRESH, article, body_text, index_items, mails, now,
+                                        old)
+
+pytestmark = pytest.mark.integration
+TOPIC = "dprk_russia_troops"
+
+
+def _run(settings, recipients, **kw):
+    return alerts.run_alerts(settings, Runtime(settings).es, lambda: smtp_connect(settings), recipients, **kw)
+
+
+def test_backlog_digest_then_immediate_then_threaded_followup(settings_factory, smtp_sink) -> None:
+    port, maildir = smtp_sink
+    settings = settings_factory(smtp_port=port)
+    rt = Runtime(settings)
+    rt.ensure_indices()
+    analyst = Recipient(email="analyst@example.org", topics=[TOPIC])
+    # months-old coverage (a first poll, a new feed): one backlog digest, not one email per story
+    history = [article(f"old-{i}", old(200 + 30 * i), title=t, text=x) for i, (t, x) in enumerate(DISTINCT)]
+    assert index_items(rt, history)["indexed"] == len(history)
+    first = _run(settings, [analyst])
+    assert first["immediate"] == 0 and first["queued_for_digest"] == len(history)
+    assert first["backlog_digests"] == 1
+    [digest] = mails(maildir)
+    assert "Backlog digest" in digest["Subject"] and f"{len(history)} stories" in digest["Subject"]
+    assert digest["Auto-Submitted"] == "auto-generated" and digest["List-Id"]
+    text = body_text(digest)
+    assert all(t in text for t, _ in DISTINCT) and "Earlier coverage" in text
+    assert _run(settings, [analyst])["backlog_digests"] == 0 and len(mails(maildir)) == 1  # nothing more
+
+    # a fresh matching article: one immediate email
+    index_items(rt, [article("fresh", now() - timedelta(minutes=20), **FRESH)])
+    second = _run(settings, [analyst])
+    assert second["immediate"] == 1 and second["followups"] == 0, second
+    root = mails(maildir)[-1]
+    assert "New contingent" in root["Subject"] and root["To"] == "analyst@example.org"
+    assert "rule" not in body_text(root).lower()  # no rule ids or scores in the analyst-facing text
+    assert root["X-Newswatch-Why"]  # they are in the headers
+
+    # a second outlet with a larger number and an official source: one follow-up, threaded
+    index_items(rt, [article("followup", now() - timedelta(minutes=5), **FOLLOWUP)])
+    third = _run(settings, [analyst])
+    assert third["followups"] == 1 and third["immediate"] == 0, third
+    update = mails(maildir)[-1]
+    assert update["In-Reply-To"] == root["Message-ID"] and root["Message-ID"] in update["References"]
+    assert "Update" in update["Subject"]
+    assert "6,000" in body_text(update)
+    # re-running sends nothing more
+    again = _run(settings, [analyst])
+    assert again["immediate"] == again["followups"] == again["backlog_digests"] == 0
+    assert len(mails(maildir)) == 3
+
+
+def test_rate_cap_folds_the_rest_into_one_email(settings_factory, smtp_sink) -> None:
+    port, maildir = smtp_sink
+    settings = settings_factory(smtp_port=port)
+    rt = Runtime(settings)
+    rt.ensure_indices()
+    capped = Recipient(email="capped@example.org", topics=[TOPIC], rate_cap_per_hour=2)
+    items = [article(f"d{i}", now() - timedelta(hours=2 + 6 * i), title=t, text=x, source=f"Outlet {i}")
+             for i, (t, x) in enumerate(DISTINCT)]
+    index_items(rt, items)
+    out = _run(settings, [capped])
+    assert out["stories"] >= 3  # (story clustering may join two of these Kursk reports)
+    assert out["immediate"] == 2 and out["folded"] == out["stories"] - 2, out
+    sent = mails(maildir)
+    assert len(sent) == 3 and sum("more stories" in m["Subject"] for m in sent) == 1
+    assert _run(settings, [capped])["immediate"] == 0 and len(mails(maildir)) == 3
+
+
+def test_digest_exactly_once_per_period_and_empty_sends_nothing(settings_factory, smtp_sink) -> None:
+    port, maildir = smtp_sink
+    settings = settings_factory(smtp_port=port)
+    rt = Runtime(settings)
+    rt.ensure_indices()
+    reader = Recipient(email="reader@example.org", topics=[TOPIC], modes=["digest"],
+                       digest=DigestConfig(every="hourly"))
+    index_items(rt, [article("fresh", now() - timedelta(minutes=30), **FRESH)])
+    assert _run(settings, [reader])["queued_for_digest"] == 1 and not mails(maildir)
+    later = now() + timedelta(hours=1)
+    es = rt.es
+    sent = alerts.run_digests(settings, es, lambda: smtp_connect(settings), [reader], now=lambda: later)
+    assert sent == {"digests": 1, "stories": 1, "failed": 0, "uncertain": 0}
+    again = alerts.run_digests(settings, es, lambda: smtp_connect(settings), [reader], now=lambda: later)
+    assert again["digests"] == 0 and len(mails(maildir)) == 1
+    [msg] = mails(maildir)
+    assert "Hourly digest" in msg["Subject"] and "New contingent" in body_text(msg)
+    # the next period has nothing queued: no email
+    nxt = later + timedelta(hours=1)
+    assert alerts.run_digests(settings, es, lambda: smtp_connect(settings), [reader], now=lambda: nxt)["digests"] == 0
+    assert len(mails(maildir)) == 1
