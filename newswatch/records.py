@@ -128,16 +128,25 @@ class Article(_Record):
 
     @classmethod
     def from_page(cls, entry: Entry, extracted: Any, *, fetched_at: str) -> Article:
-        """The article of a fetched page (``extracted``: an ``extractors.article.ExtractedArticle``)."""
+        """The article of a fetched page (``extracted``: an ``extractors.article.ExtractedArticle``).
+
+        The page's date wins, except that a page giving only the day the feed also gives takes the feed's
+        time of day (a date alone would read as midnight: hours off for freshness and latency)."""
         art_id = doc_id(extracted.url)
+        page, feed = extracted.published, entry.published
+        if page and feed and len(str(page)) == 10 and str(feed)[:10] == str(page):
+            published, source = str(feed), "feed"
+        elif page:
+            published, source = str(page), "page"
+        else:
+            published, source = (feed, "feed") if feed else (fetched_at, "fetched")
         return cls(
             id=art_id, url=extracted.url, fetched_url=entry.url,
             link_ids=sorted({entry.id} - {art_id}), feed_url=entry.feed_url, first_poll=entry.first_poll,
             source=extracted.sitename or entry.feed_name or urlsplit(extracted.url).netloc,
             host=urlsplit(extracted.url).netloc, title=extracted.title or entry.title or "",
             text=extracted.text, description=extracted.description, author=extracted.author,
-            published=extracted.published or entry.published or fetched_at,
-            date_source="page" if extracted.published else ("feed" if entry.published else "fetched"),
+            published=published, date_source=source,
             lang=extracted.lang, fetched_at=fetched_at, chars=len(extracted.text),
         )
 

@@ -21,13 +21,30 @@ fi
 start=$(date +%s)
 $NW stack up --services "$services"
 $NW init --json >/dev/null
-.venv/bin/python scripts/run_dags.py --timeout "${NEWSWATCH_DEMO_TIMEOUT:-480}"
+timeout=${NEWSWATCH_DEMO_TIMEOUT:-480}
+echo "== Round 1: the feeds' history (first poll): one backlog digest, not one email per story =="
+.venv/bin/python scripts/run_dags.py --timeout "$timeout"
+if [ "$mode" = demo ]; then
+  site=http://127.0.0.1:${NEWSWATCH_DEMO_PORT:-8765}
+  publish() { .venv/bin/python -c "import sys; from newswatch.localstack.demosite import publish; print(publish(sys.argv[1], sys.argv[2])['url'])" "$site" "$1"; }
+  echo "== Round 2: a fresh matching article appears on the sample site: one immediate email =="
+  publish fresh
+  .venv/bin/python scripts/run_dags.py --timeout "$timeout"
+  echo "== Round 3: a second outlet (Korean) confirms it with a larger number: one follow-up in the same thread =="
+  publish followup
+  .venv/bin/python scripts/run_dags.py --timeout "$timeout"
+  echo "== Round 4: every DAG again: nothing more is sent =="
+  .venv/bin/python scripts/run_dags.py --timeout "$timeout"
+  $NW digest --json
+fi
 echo
 echo "== Timeline: 'Kursk' (core and related) =="
 $NW timeline Kursk --level core --level related --interval month --top 5
 echo
 echo "== Alert emails =="
 $NW mail list
+echo
+$NW alerts stats
 echo
 pw=$(.venv/bin/python -c 'from newswatch.settings import Settings; from newswatch.localstack.services import airflow_password; print(airflow_password(Settings()))')
 port=${NEWSWATCH_AIRFLOW_PORT:-8080}

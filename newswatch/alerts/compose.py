@@ -40,7 +40,7 @@ def clean_header(value: Any, limit: int = 250) -> str:
 def safe_url(url: Any) -> str | None:
     """The URL if it is http(s), else None (javascript:, data:, file: … never reach an email)."""
     text = str(url or "").strip()
-    return text if re.match(r"(?i)^https?://[^\s<>\"']+$", text) else None
+    return text if re.match(r"(?i)^https?://[^\s<>\"]+$", text) else None
 
 
 def highlight(sentence: str, terms: Sequence[str]) -> Markup:

@@ -145,7 +145,7 @@ class Outbox:
         status = src.get("status")
         if status in FINAL:
             self.counts["skipped"] += 1
-            return str(status)
+            return f"already {status}"
         expired = _expired(src, self.now())
         if status == "sending":
             if not expired:

@@ -44,6 +44,8 @@ def alert_stats(es: Elasticsearch, settings: Settings, *, since: str | None = No
         if sent is None or src.get("type") not in ("story", "followup"):
             continue
         for key, bucket in (("published", publish), ("fetched_at", fetch), ("indexed_at", index_to_send)):
+            if len(str(src.get(key) or "")) <= 10:
+                continue  # a date without a time of day says nothing about minutes
             t = parse_time(src.get(key))
             if t is not None:
                 bucket.append((sent - t).total_seconds())

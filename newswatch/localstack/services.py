@@ -294,7 +294,8 @@ def start_mail(settings: Settings) -> dict[str, Any]:
 
 
 def start_site(settings: Settings) -> dict[str, Any]:
-    argv = [sys.executable, "-m", "newswatch.localstack.demosite", "--port", str(settings.demo_port)]
+    argv = [sys.executable, "-m", "newswatch.localstack.demosite", "--port", str(settings.demo_port),
+            "--live-dir", str(settings.var_dir / "demosite-live")]  # articles published while it runs
     res = start_process(settings, "site", argv, ready_url=f"http://127.0.0.1:{settings.demo_port}/robots.txt")
     res["url"] = f"http://127.0.0.1:{settings.demo_port}/"
     return res

@@ -102,3 +102,56 @@ def test_digest_exactly_once_per_period_and_empty_sends_nothing(settings_factory
     nxt = later + timedelta(hours=1)
     assert alerts.run_digests(settings, es, lambda: smtp_connect(settings), [reader], now=lambda: nxt)["digests"] == 0
     assert len(mails(maildir)) == 1
+
+
+def test_one_spike_email_per_burst(settings_factory, smtp_sink) -> None:
+    port, maildir = smtp_sink
+    settings = settings_factory(smtp_port=port)
+    rt = Runtime(settings)
+    rt.ensure_indices()
+    watcher = Recipient(email="watcher@example.org", topics=[TOPIC], modes=["digest"], spikes=True)
+    quiet = [article(f"q{i}", old(3 + 2 * i), title=t, text=x) for i, (t, x) in enumerate(DISTINCT)]
+    index_items(rt, quiet)  # a quiet fortnight: one article every other day
+    assert _run(settings, [watcher])["spikes"] == 0
+    burst = [article(f"b{i}-{j}", now() - timedelta(minutes=5 + 3 * j), title=f"{t} ({j})", text=x,
+                     source=f"Outlet {j}") for j in range(2) for i, (t, x) in enumerate(DISTINCT)]
+    index_items(rt, burst)  # ten in the last hour
+    first = _run(settings, [watcher])
+    assert first["spikes"] == 1 and first["immediate"] == 0, first
+    [msg] = [m for m in mails(maildir) if "Spike" in m["Subject"]]
+    html = body_text(msg, "html")
+    assert "Articles per day" in html and "<table" in html  # the inline bar chart
+    assert _run(settings, [watcher])["spikes"] == 0  # one email per burst, not per run
+    assert len([m for m in mails(maildir) if "Spike" in m["Subject"]]) == 1
+
+
+def test_feed_incident_one_email_when_it_opens_and_one_on_recovery(settings_factory, smtp_sink) -> None:
+    from newswatch import index
+    from newswatch.records import FeedState, doc_id
+
+    port, maildir = smtp_sink
+    settings = settings_factory(smtp_port=port)
+    rt = Runtime(settings)
+    rt.ensure_indices()
+    ops = Recipient(email="ops@example.org", topics=[], modes=[], operator=True)
+    url = "https://broken.example.org/feed.xml"
+
+    def state(failures: int) -> None:
+        doc = FeedState(url=url, name="Broken feed", consecutive_failures=failures, last_status="error" if failures
+                        else "ok", last_error_class="HTTPStatusError" if failures else None, polls=10,
+                        last_success=now().isoformat(), last_changed=now().isoformat(), items_per_day=4.0).doc()
+        index.bulk_upsert(rt.es, index.index_name(settings, "feeds"), [(doc_id(url), doc)])
+        rt.es.indices.refresh(index=index.index_name(settings, "feeds"))
+
+    state(2)
+    assert _run(settings, [ops])["feed_alerts"] == 0  # below the threshold
+    state(6)
+    assert _run(settings, [ops])["feed_alerts"] == 1
+    state(7)
+    assert _run(settings, [ops])["feed_alerts"] == 0  # still failing: no email per poll
+    state(0)
+    assert _run(settings, [ops])["feed_alerts"] == 1  # recovered
+    assert _run(settings, [ops])["feed_alerts"] == 0
+    subjects = [str(m["Subject"]) for m in mails(maildir)]
+    assert len(subjects) == 2 and sorted(s.split(":")[0] for s in subjects) == [
+        "[newswatch] Feed failing", "[newswatch] Feed recovered"]
