@@ -12,8 +12,9 @@ Its ``status`` moves along::
 
 What that guarantees:
 
-- **never reached DATA** (connection refused, dropped, timed out, 4xx to MAIL/RCPT/DATA, the terminating dot
-  never written): ``failed``; the next run sends it again. The server cannot have accepted it.
+- **never reached DATA** (connection refused, dropped, timed out, 4xx to MAIL/RCPT/DATA), or the server hung
+  up or answered before the terminating dot was written (checked just before writing it): ``failed``; the
+  next run sends it again. The server cannot have accepted it.
 - **the final reply is lost** (connection dropped or timed out after the dot): ``uncertain``; never resent,
   counted (``newswatch alerts stats``). The server may hold it: sending again could deliver it twice.
 - **the worker dies** while a claim is ``pending`` (before DATA): after the lease, another run takes it over
@@ -31,6 +32,7 @@ import email.policy
 import hashlib
 import logging
 import re
+import select
 import smtplib
 from collections import Counter
 from collections.abc import Callable
@@ -249,7 +251,9 @@ class Outbox:
                 payload = re.sub(rb"(?m)^\.", b"..", raw)
                 if not payload.endswith(_CRLF):
                     payload += _CRLF
-                conn.send(payload + b"." + _CRLF)
+                conn.send(payload)
+                _still_listening(conn)  # a server that hung up mid-DATA has not accepted anything
+                conn.send(b"." + _CRLF)
             except (smtplib.SMTPException, OSError) as exc:
                 if isinstance(exc, AlertError):
                     raise
@@ -288,6 +292,23 @@ class Outbox:
     def _finalised(self, doc_id: str, src: dict[str, Any]) -> None:
         for hook in self.after_final:
             hook(doc_id, src)
+
+
+def _still_listening(conn: smtplib.SMTP, wait: float = 0.05) -> None:
+    """Before the final dot: if the server already spoke (an error reply) or hung up, it cannot have
+    accepted the message — raise ``NotAccepted`` so it is retried, instead of an ``uncertain`` later."""
+    sock = conn.sock
+    if sock is None:
+        raise NotAccepted("the connection was closed during DATA, before the end of the message")
+    readable, _, _ = select.select([sock], [], [], wait)
+    if not readable:
+        return
+    try:
+        code, resp = conn.getreply()
+    except (smtplib.SMTPException, OSError) as exc:
+        raise NotAccepted(f"the server hung up during DATA, before the end of the message: {exc}") from exc
+    _check(code, resp, "DATA (mid-message)")
+    raise NotAccepted(f"the server answered {code} during DATA, before the end of the message")
 
 
 def _expired(src: dict[str, Any], now: datetime) -> bool:

@@ -37,6 +37,8 @@ def main(verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not verbose:  # the client logs each retry with a traceback; the failure is reported in one line
         logging.getLogger("elastic_transport").setLevel(logging.CRITICAL)
+        # each failed send is logged (the task log shows them); the CLI sums them up in its one line
+        logging.getLogger("newswatch.alerts.outbox").setLevel(logging.CRITICAL)
 
 
 from newswatch.cli import pipeline, query, stack, topics  # noqa: E402  (the verbs register on ``main``)

@@ -155,3 +155,28 @@ def test_feed_incident_one_email_when_it_opens_and_one_on_recovery(settings_fact
     subjects = [str(m["Subject"]) for m in mails(maildir)]
     assert len(subjects) == 2 and sorted(s.split(":")[0] for s in subjects) == [
         "[newswatch] Feed failing", "[newswatch] Feed recovered"]
+
+
+def test_cli_alert_with_smtp_down_prints_counts_and_exits_1(settings_factory, tmp_path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import free_port
+
+    settings = settings_factory(smtp_port=free_port())  # nothing listens there
+    rt = Runtime(settings)
+    rt.ensure_indices()
+    index_items(rt, [article("fresh", now() - timedelta(minutes=20), **FRESH)])
+    recipients = tmp_path / "recipients.yaml"
+    recipients.write_text(f"recipients:\n  - email: analyst@example.org\n    topics: [{TOPIC}]\n")
+    env = {**os.environ, "NEWSWATCH_ES__URL": settings.es.url, "NEWSWATCH_ES__INDEX_PREFIX": settings.es.index_prefix,
+           "NEWSWATCH_SMTP__PORT": str(settings.smtp.port), "NEWSWATCH_VAR_DIR": str(tmp_path / "var")}
+    cli = [sys.executable, "-m", "newswatch.cli", "alert", "--recipients", str(recipients), "--json"]
+    down = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=120)
+    assert down.returncode == 1, down
+    counts = json.loads(down.stdout.splitlines()[0])
+    assert counts["immediate"] == 0 and counts["failed"] == 1
+    assert set(counts) >= {"immediate", "followups", "folded", "queued_for_digest", "failed"}
+    assert len(down.stderr.strip().splitlines()) == 1 and "could not be sent" in down.stderr  # one line

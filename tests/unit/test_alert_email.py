@@ -133,3 +133,25 @@ def test_digest_period_boundaries_in_local_time() -> None:
     weekly = DigestConfig(every="weekly", at="09:00", timezone="Asia/Seoul", weekday="mon")
     assert boundary(weekly, at) == datetime(2026, 11, 30, 0, 0, tzinfo=UTC)  # Monday 09:00 KST
     assert boundary(DigestConfig(every="hourly"), at) == datetime(2026, 12, 2, 7, 0, tzinfo=UTC)
+
+
+def test_feed_incident_conditions() -> None:
+    from datetime import timedelta
+
+    from newswatch.alerts.monitors import feed_conditions
+
+    now = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    s = Settings()
+    healthy = {"url": "u", "consecutive_failures": 0, "items_per_day": 24.0,
+               "last_changed": (now - timedelta(hours=3)).isoformat()}
+    assert feed_conditions(healthy, {}, s, now) == {"failing": None, "silent": None, "extraction": None}
+    failing = {**healthy, "consecutive_failures": 5, "last_error_class": "FetchTimeout"}
+    assert "5 polls in a row" in str(feed_conditions(failing, {}, s, now)["failing"])
+    # hourly feed quiet for 30 h (limit: max(8 × 1 h, 24 h)) is silent; a weekly one quiet for 30 h is not
+    quiet = {**healthy, "last_changed": (now - timedelta(hours=30)).isoformat()}
+    assert feed_conditions(quiet, {}, s, now)["silent"]
+    assert not feed_conditions({**quiet, "items_per_day": 1 / 7}, {}, s, now)["silent"]
+    # extraction collapsing after a healthy week; a feed that always failed is not a *new* incident
+    assert feed_conditions(healthy, {"u": (1, 9, 50, 2)}, s, now)["extraction"]
+    assert not feed_conditions(healthy, {"u": (1, 9, 5, 50)}, s, now)["extraction"]
+    assert not feed_conditions(healthy, {"u": (1, 2, 50, 2)}, s, now)["extraction"]  # too few pages to judge
