@@ -11,8 +11,7 @@ from newswatch import alerts
 from newswatch.clients import smtp_connect
 from newswatch.config import DigestConfig, Recipient
 from newswatch.runtime import Runtime
-from tests.integration.alertkit import (DISTINCT, FOLLOWUP, FRESH, article, body_text, index_items, mails, now,
-                                        old)
+from tests.integration.alertkit import DISTINCT, FOLLOWUP, FRESH, article, body_text, index_items, mails, now, old
 
 pytestmark = pytest.mark.integration
 TOPIC = "dprk_russia_troops"
