@@ -122,8 +122,11 @@ def test_poll_and_alert_dags_under_celery(es_url: str, demo_site: str, smtp_sink
         ran = sum(1 for line in worker_log.splitlines() if "execute_workload[" in line and "succeeded in" in line)
         done = [ti for dag_id, run in (("newswatch_poll", poll), ("newswatch_alert", alert))
                 for ti in _task_states(env, dag_id, run["run_id"]) if ti["state"] == "success"]
-        # shards, 2 × (poll, fetch), index, summarize, prune, publish, then the alert DAG's task(s)
-        assert len(done) >= 9 and ran == len(done), (ran, done, tails["worker"])
+        # shards, 2 × (poll, fetch), index, summarize, prune, publish, then the alert DAG's task(s); the alert
+        # DAG's 10-minute fallback may add runs of its own, which the worker runs too
+        extra = sum(len(_task_states(env, "newswatch_alert", r["run_id"])) for r in _runs(env, "newswatch_alert")
+                    if r["run_id"] != alert["run_id"])
+        assert len(done) >= 9 and ran >= len(done) and ran <= len(done) + extra, (ran, done, extra, tails["worker"])
 
         expected = expected_articles()
         art_index = index.index_name(settings, "articles")
