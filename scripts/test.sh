@@ -4,7 +4,7 @@
 # and the sample site, and stop what they started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-browser.sh
+scripts/install-test-tools.sh
 export NEWSWATCH_TEST_ES_URL=${NEWSWATCH_TEST_ES_URL:-http://127.0.0.1:9250}
 was_running=$(.venv/bin/python -c 'import os; from newswatch.settings import Settings, ElasticsearchSettings; from newswatch.localstack.services import es_healthy; print(1 if es_healthy(Settings(es=ElasticsearchSettings(url=os.environ["NEWSWATCH_TEST_ES_URL"]))) else 0)')
 cleanup() {
