@@ -19,7 +19,8 @@ from elasticsearch import Elasticsearch
 from newswatch import index
 from newswatch.alerts import messages, threads
 from newswatch.alerts.outbox import claim_id
-from newswatch.alerts.run import _with_views, make_outbox
+from newswatch.alerts.run import make_outbox
+from newswatch.alerts.views import thread_views
 from newswatch.config import WEEKDAYS, DigestConfig, Recipient
 from newswatch.settings import Settings
 from newswatch.tagging import load_topics
@@ -61,7 +62,7 @@ def run_digests(settings: Settings, es: Elasticsearch, smtp_factory: Callable[[]
             box.resume(did)
             continue
         waiting = threads.queued(es, alert_index, r.email, before=edge)
-        items = _with_views(settings, es, waiting)
+        items = thread_views(es, settings, waiting)
         if not items:
             continue  # an empty period sends nothing
         label = {"hourly": "Hourly", "daily": "Daily", "weekly": "Weekly"}[r.digest.every]

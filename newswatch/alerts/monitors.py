@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from elasticsearch import ConflictError, Elasticsearch
+from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
 from newswatch import feedhealth, index, spikes
 from newswatch.alerts import messages
@@ -181,7 +181,7 @@ def _transition(es: Elasticsearch, alert_index: str, iid: str, url: str, kind: s
     """Move the incident document to the feed's present state; returns it (None: never opened)."""
     try:
         cur = es.get(index=alert_index, id=iid)
-    except Exception:  # NotFoundError
+    except NotFoundError:
         cur = None
     src = cur["_source"] if cur else None
     if detail and (src is None or src.get("state") == "closed"):

@@ -27,7 +27,7 @@ from elasticsearch import ConflictError, Elasticsearch
 from newswatch import index
 from newswatch.alerts import messages, monitors, reconcile, threads
 from newswatch.alerts.outbox import Outbox, claim_id, iso
-from newswatch.alerts.views import StoryView, parse_time, recent_story_ids, story_views
+from newswatch.alerts.views import StoryView, recent_story_ids, story_views, thread_views
 from newswatch.config import Recipient
 from newswatch.settings import Settings
 from newswatch.tagging import Topic, load_topics
@@ -140,7 +140,7 @@ def _plan(settings: Settings, es: Elasticsearch, box: Outbox, alert_index: str, 
     new.sort(key=lambda v: v.importance(), reverse=True)
     budget = r.rate_cap_per_hour - _sent_last_hour(es, alert_index, r, now)
     folded: list[tuple[dict[str, Any], StoryView]] = []
-    fold_key = f"{messages.hour_key(now)}"
+    fold_key = messages.hour_key(now)
     fold_id = claim_id("fold", r.email, fold_key)
     fold_taken = box.get(fold_id) is not None
     for view in new:
@@ -256,7 +256,7 @@ def _backlog_digest(settings: Settings, es: Elasticsearch, box: Outbox, alert_in
     waiting = threads.queued(es, alert_index, r.email)
     if not waiting:
         return 0
-    items = _with_views(settings, es, waiting)
+    items = thread_views(es, settings, waiting)
     if not items:
         return 0
     titles = {t.name: t.title for t in topics.topics}
@@ -271,16 +271,4 @@ def _backlog_digest(settings: Settings, es: Elasticsearch, box: Outbox, alert_in
     return 1
 
 
-def _with_views(settings: Settings, es: Elasticsearch,
-                waiting: Sequence[dict[str, Any]]) -> list[tuple[dict[str, Any], StoryView]]:
-    by_topic: dict[str, list[dict[str, Any]]] = {}
-    for t in waiting:
-        by_topic.setdefault(str(t["topic"]), []).append(t)
-    items: list[tuple[dict[str, Any], StoryView]] = []
-    for topic, ts in by_topic.items():
-        views = story_views(settings=settings, es=es, topic=topic, story_ids=[str(t["story_id"]) for t in ts])
-        items += [(t, views[str(t["story_id"])]) for t in ts if str(t["story_id"]) in views]
-    return items
-
-
-__all__ = ["changes_between", "make_outbox", "parse_time", "run_alerts"]
+__all__ = ["changes_between", "make_outbox", "run_alerts"]

@@ -155,8 +155,14 @@ def story_views(es: Elasticsearch, settings: Settings, topic: str, story_ids: Se
     return out
 
 
-def story_counts(views: Iterable[StoryView]) -> dict[str, int]:
-    per_level: dict[str, int] = defaultdict(int)
-    for v in views:
-        per_level[v.level] += 1
-    return dict(per_level)
+def thread_views(es: Elasticsearch, settings: Settings,
+                 threads: Sequence[dict[str, Any]]) -> list[tuple[dict[str, Any], StoryView]]:
+    """Each thread (``topic``, ``story_id``) with its story's view; threads whose story is gone are left out."""
+    by_topic: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for t in threads:
+        by_topic[str(t["topic"])].append(t)
+    items: list[tuple[dict[str, Any], StoryView]] = []
+    for topic, ts in by_topic.items():
+        views = story_views(es, settings, topic, [str(t["story_id"]) for t in ts])
+        items += [(t, views[str(t["story_id"])]) for t in ts if str(t["story_id"]) in views]
+    return items

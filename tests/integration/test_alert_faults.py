@@ -217,37 +217,17 @@ def test_refused_connections_fail_then_each_story_is_delivered_once(settings_fac
 
 
 # -- 2. connection dropped at / during DATA -----------------------------------------------------------------
-def test_connection_dropped_at_data_fails_and_is_delivered_once_later(settings_factory, smtp) -> None:
-    """drop_after_data: the server closes on DATA without a 354: the message was never sent."""
-    settings = settings_factory(smtp_port=smtp.port, alerts=SHORT_LEASE)
-    rt = Runtime(settings)
-    index_stories(rt, 2)
-    smtp.mode = "drop_after_data"
-    first = run(settings, rt.es, [analyst()])
-    cs = claims(rt.es, settings)
-    assert first["stories"] == len(cs) >= 2
-    assert smtp.delivered == [] and smtp.data_commands == len(cs)
-    assert {(c["status"], c["error_class"]) for c in cs} == {("failed", "NotAccepted")}, statuses(cs)
-    assert first["failed"] == len(cs) and first["uncertain"] == 0, first
-
-    smtp.mode = "ok"
-    assert run(settings, rt.es, [analyst()])["sent"] == len(cs)
-    assert run(settings, rt.es, [analyst()])["sent"] == 0
-    cs = claims(rt.es, settings)
-    assert {c["status"] for c in cs} == {"sent"}
-    assert_each_delivered_once(smtp, cs)
-    figure("drop_after_data", smtp, cs)
-
-
-def test_connection_dropped_during_data_fails_and_is_delivered_once_later(settings_factory, smtp) -> None:
-    """drop_during_data: 354, then the server reads one line and hangs up. The client writes the message but
+@pytest.mark.parametrize("mode", ["drop_after_data", "drop_during_data"])
+def test_connection_dropped_at_or_during_data_fails_and_is_delivered_once_later(settings_factory, smtp,
+                                                                                mode) -> None:
+    """drop_after_data: the server closes on DATA without a 354: the message was never sent.
+    drop_during_data: 354, then the server reads one line and hangs up. The client writes the message but
     looks before writing the final dot: the server has hung up, so it cannot have accepted anything —
-    ``failed``, retried, delivered exactly once (not ``uncertain``, which is kept for a reply lost *after*
-    the dot)."""
+    ``failed``, retried, delivered exactly once (``uncertain`` is kept for a reply lost *after* the dot)."""
     settings = settings_factory(smtp_port=smtp.port, alerts=SHORT_LEASE)
     rt = Runtime(settings)
     index_stories(rt, 2)
-    smtp.mode = "drop_during_data"
+    smtp.mode = mode
     first = run(settings, rt.es, [analyst()])
     cs = claims(rt.es, settings)
     assert first["stories"] == len(cs) >= 2
@@ -261,7 +241,7 @@ def test_connection_dropped_during_data_fails_and_is_delivered_once_later(settin
     cs = claims(rt.es, settings)
     assert {c["status"] for c in cs} == {"sent"}
     assert_each_delivered_once(smtp, cs)
-    figure("drop_during_data", smtp, cs)
+    figure(mode, smtp, cs)
 
 
 # -- 3. slower than the SMTP timeout -------------------------------------------------------------------------
