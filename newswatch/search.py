@@ -1,4 +1,5 @@
-"""Timeline search: a date histogram of matching articles and the top articles, with highlights."""
+"""Article search: the query every reader shares (``build_query``), full-text hits with highlights, stories,
+claims. The timeline view (histogram, facets, stories, claims in one answer) is ``newswatch.timeline``."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ from elasticsearch import Elasticsearch
 
 from newswatch import index
 from newswatch.settings import Settings
-
-INTERVALS = ("day", "week", "month", "year")
 
 
 def build_query(query: str | None, *, since: str | None = None, until: str | None = None,
@@ -61,33 +60,6 @@ def search_articles(es: Elasticsearch, settings: Settings, query: str | None, *,
         row["highlights"] = [f for frags in hit.get("highlight", {}).values() for f in frags]
         out.append(row)
     return out
-
-
-def timeline(es: Elasticsearch, settings: Settings, query: str | None, *, interval: str = "week",
-             since: str | None = None, until: str | None = None, levels: list[str] | None = None,
-             top: int = 10, topic: str | None = None) -> dict[str, Any]:
-    """Histogram of matching articles by publication date plus the top articles (newest matches first)."""
-    if interval not in INTERVALS:
-        raise ValueError(f"interval must be one of {INTERVALS}")
-    resp = es.search(
-        index=index.index_name(settings, "articles"),
-        query=build_query(query, since=since, until=until, levels=levels, topic=topic),
-        size=top,
-        source_includes=["id", "title", "source", "published", "url", "level", "score", "story_id"],
-        aggs={
-            "timeline": {"date_histogram": {"field": "published", "calendar_interval": interval,
-                                            "min_doc_count": 0, "format": "yyyy-MM-dd"},
-                         "aggs": {"levels": {"terms": {"field": level_field(topic)}}}},
-            "stories": {"cardinality": {"field": "story_id"}},
-        },
-        track_total_hits=True,
-    )
-    buckets = [{"date": b["key_as_string"], "count": b["doc_count"],
-                "levels": {lv["key"]: lv["doc_count"] for lv in b["levels"]["buckets"]}}
-               for b in resp["aggregations"]["timeline"]["buckets"]]
-    articles = [dict(h["_source"], relevance=h["_score"]) for h in resp["hits"]["hits"]]
-    return {"query": query, "topic": topic, "interval": interval, "total": resp["hits"]["total"]["value"],
-            "stories": resp["aggregations"]["stories"]["value"], "buckets": buckets, "articles": articles}
 
 
 def list_stories(es: Elasticsearch, settings: Settings, query: str | None = None, *,

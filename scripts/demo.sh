@@ -18,6 +18,8 @@ else
   export NEWSWATCH_FEEDS_FILE=${NEWSWATCH_FEEDS_FILE:-$PWD/config/feeds.yaml}
   services=es,mail,airflow
 fi
+# alert emails link each story to the timeline page of this Airflow
+export NEWSWATCH_ALERTS__TIMELINE_URL=${NEWSWATCH_ALERTS__TIMELINE_URL:-http://127.0.0.1:${NEWSWATCH_AIRFLOW_PORT:-8080}/newswatch/timeline/}
 start=$(date +%s)
 $NW stack up --services "$services"
 $NW init --json >/dev/null
@@ -39,7 +41,7 @@ if [ "$mode" = demo ]; then
 fi
 echo
 echo "== Timeline: 'Kursk' (core and related) =="
-$NW timeline Kursk --level core --level related --interval month --top 5
+$NW timeline Kursk --level core --level related --interval month --stories 5 --top 0
 echo
 echo "== Alert emails =="
 $NW mail list
@@ -51,6 +53,7 @@ port=${NEWSWATCH_AIRFLOW_PORT:-8080}
 cat <<MSG
 == newswatch is running ($mode, $(( $(date +%s) - start ))s) ==
   Airflow UI:     http://127.0.0.1:$port   login: admin / $pw
+  Timeline page:  http://127.0.0.1:$port/newswatch/timeline/   (also "Timeline" in the Airflow UI's menu)
   Elasticsearch:  ${NEWSWATCH_ES__URL:-http://127.0.0.1:9200}
   Alert emails:   $NEWSWATCH_VAR_DIR/mail/   (newswatch mail list)
   Try:            .venv/bin/newswatch timeline "North Korean troops" --interval week

@@ -13,5 +13,5 @@ if ! command -v uv >/dev/null 2>&1; then
 fi
 start=$(date +%s)
 [ -x "$VENV/bin/python" ] || uv venv --quiet --python 3.11 "$VENV"
-uv pip install --quiet --python "$VENV/bin/python" -e ".[airflow,dev,stack]"
+uv pip install --quiet --python "$VENV/bin/python" -e ".[airflow,dev,stack,web]"
 echo "install: $(( $(date +%s) - start ))s ($("$VENV/bin/python" -c 'import airflow, elasticsearch; print("airflow", airflow.__version__, "· elasticsearch-py", elasticsearch.__versionstr__)'))"

@@ -53,37 +53,61 @@ def search(query: str | None, levels: tuple[str, ...], topic: str | None, size: 
 
 @main.command()
 @click.argument("query", required=False)
-@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="From this date (YYYY-MM-DD).")
-@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Up to this date (YYYY-MM-DD).")
-@click.option("--interval", type=click.Choice(["day", "week", "month", "year"]), default="month", show_default=True)
+@click.option("--since", help="From this date or time (YYYY-MM-DD or ISO 8601).")
+@click.option("--until", help="Up to this date (the whole day) or time.")
+@click.option("--interval", type=click.Choice(["auto", "hour", "day", "week", "month", "year"]), default="auto",
+              show_default=True, help="Histogram bucket; auto picks one for about 60 bars.")
 @click.option("--level", "levels", multiple=True, type=LEVELS)
 @TOPIC
-@click.option("--top", default=10, show_default=True, type=click.IntRange(0, 1000),
+@click.option("--lang", "langs", multiple=True, help="Only articles in this language (repeatable).")
+@click.option("--source", "sources", multiple=True, help="Only articles of this outlet (repeatable).")
+@click.option("--entity", "entities", multiple=True, help="Only articles naming this entity (repeatable).")
+@click.option("--story", help="Only this story's articles.")
+@click.option("--stack", type=click.Choice(["level", "topic"]), default="level", show_default=True,
+              help="Stack the histogram's bars per level or per topic.")
+@click.option("--stories", "top_stories", default=10, show_default=True, type=click.IntRange(0, 100),
+              help="How many top stories to list.")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(0, 100),
               help="How many top articles to list.")
 @click.option("--json", "as_json", is_flag=True)
-def timeline(query: str | None, since: Any, until: Any, interval: str, levels: tuple[str, ...],
-             topic: str | None, top: int, as_json: bool) -> None:
-    """Date histogram of articles matching QUERY, and the top articles."""
-    from newswatch.search import timeline as run_timeline
+def timeline(query: str | None, since: str | None, until: str | None, interval: str, levels: tuple[str, ...],
+             topic: str | None, langs: tuple[str, ...], sources: tuple[str, ...], entities: tuple[str, ...],
+             story: str | None, stack: str, top_stories: int, top: int, as_json: bool) -> None:
+    """Timeline of articles matching QUERY: histogram, top stories, claims, facets (the timeline page's API)."""
+    from newswatch.errors import SearchError
+    from newswatch.timeline import parse_query, run_timeline
 
+    try:
+        tq = parse_query({"q": query, "since": since, "until": until, "interval": interval,
+                          "levels": list(levels), "topic": topic, "langs": list(langs), "sources": list(sources),
+                          "entities": list(entities), "story": story, "stack": stack, "top_stories": top_stories,
+                          "top_articles": top})
+    except SearchError as exc:
+        raise click.UsageError(str(exc)) from None
     with Runtime() as rt:
-        res = run_timeline(_reader(rt), rt.settings, query, interval=interval,
-                           since=since.date().isoformat() if since else None,
-                           until=until.date().isoformat() if until else None, levels=list(levels) or None, top=top,
-                           topic=_check_topic(rt, topic))
+        _check_topic(rt, tq.topic)
+        res = run_timeline(_reader(rt), rt.settings, tq)
     if as_json:
         emit(res, True)
         return
-    click.echo(f"{res['total']} articles, {res['stories']} stories matching {query or '(all)'!r} by {interval}")
+    click.echo(f"{res['total']} articles, {res['stories_total']} stories matching {query or '(all)'!r} "
+               f"by {res['interval']} ({res['took_ms']} ms)")
     peak = max((b["count"] for b in res["buckets"]), default=0) or 1
     for b in res["buckets"]:
         bar = "█" * max(1 if b["count"] else 0, round(40 * b["count"] / peak))
-        lv = " ".join(f"{k}:{v}" for k, v in sorted(b["levels"].items()))
-        click.echo(f"  {b['date']}  {b['count']:>4}  {bar:<40}  {lv}")
+        lv = " ".join(f"{k}:{v}" for k, v in sorted(b["stack"].items()))
+        click.echo(f"  {b['date'][:10]}  {b['count']:>4}  {bar:<40}  {lv}")
+    click.echo("\nTop stories:")
+    for s in res["stories"]:
+        click.echo(f"  {(s.get('first_seen') or '')[:10]}  {s['title']}  ({s['articles']} articles; "
+                   f"{', '.join(s['outlets'])}; {', '.join(s['languages'])})")
     click.echo("\nTop articles:")
     for a in res["articles"]:
         click.echo(f"  {(a.get('published') or '')[:10]}  [{a.get('level')}] {a.get('title')}  — {a.get('source')}")
         click.echo(f"      {a.get('url')}")
+    for name, rows in res["facets"].items():
+        if rows:
+            click.echo(f"\n{name}: " + ", ".join(f"{r['key']} {r['count']}" for r in rows[:10]))
 
 
 @main.command()

@@ -327,6 +327,7 @@ def airflow_env(settings: Settings) -> dict[str, str]:
     return {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),  # the timeline page
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
@@ -364,8 +365,14 @@ def start_airflow(settings: Settings, *, wait: float = 240.0) -> dict[str, Any]:
     airflow = Path(sys.executable).with_name("airflow")
     res = start_process(settings, "airflow", [str(airflow), "standalone"], env=airflow_env(settings),
                         ready_url=f"http://127.0.0.1:{settings.airflow_port}/api/v2/monitor/health", wait=wait)
-    res.update(url=f"http://127.0.0.1:{settings.airflow_port}", user="admin", password=password)
+    res.update(url=f"http://127.0.0.1:{settings.airflow_port}", user="admin", password=password,
+               timeline_url=timeline_url(settings))
     return res
+
+
+def timeline_url(settings: Settings) -> str:
+    """The timeline page on the local Airflow (the plugin in ``plugins/`` mounts it)."""
+    return f"http://127.0.0.1:{settings.airflow_port}/newswatch/timeline/"
 
 
 # ------------------------------------------------------------------------------------------------- stack
@@ -404,5 +411,8 @@ def status(settings: Settings) -> list[dict[str, Any]]:
                                    "status": health["status"] if health else "down"}]
     for name in ("mail", "site", "airflow"):
         pid = _pid_alive(_run_dir(settings) / f"{name}.pid")
-        rows.append({"service": name, "status": "running" if pid else "down", "pid": pid})
+        row: dict[str, Any] = {"service": name, "status": "running" if pid else "down", "pid": pid}
+        if name == "airflow":
+            row.update(url=f"http://127.0.0.1:{settings.airflow_port}", timeline_url=timeline_url(settings))
+        rows.append(row)
     return rows

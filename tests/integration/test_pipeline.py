@@ -13,7 +13,8 @@ from newswatch.clients import smtp_connect
 from newswatch.config import Recipient, load_feeds
 from newswatch.localstack.demosite import expected_articles
 from newswatch.runtime import Runtime
-from newswatch.search import search_articles, timeline
+from newswatch.search import search_articles
+from newswatch.timeline import TimelineQuery, run_timeline
 from tests.integration.helpers import core_anywhere, expected_alerts, write_demo_feeds, wrong_levels
 
 pytestmark = pytest.mark.integration
@@ -99,7 +100,7 @@ def test_pipeline_indexes_tags_alerts_once(settings_factory, demo_site, smtp_sin
     assert alerts.send_alerts(settings, es, lambda: smtp_connect(settings), recipients)["sent"] == 0
 
     # timeline search has shape; full-text search highlights
-    tl = timeline(es, settings, "Kursk", interval="month")
+    tl = run_timeline(es, settings, TimelineQuery(q="Kursk", interval="month"))
     assert tl["total"] > 0 and sum(1 for b in tl["buckets"] if b["count"]) >= 3
     hits = search_articles(es, settings, "North Korean troops", levels=["core"])
     assert hits and all(h["level"] == "core" for h in hits) and hits[0]["highlights"]

@@ -10,7 +10,8 @@ import pytest
 from newswatch import index, steps
 from newswatch.records import Article
 from newswatch.runtime import Runtime
-from newswatch.search import search_articles, timeline
+from newswatch.search import search_articles
+from newswatch.timeline import TimelineQuery, run_timeline
 
 pytestmark = pytest.mark.integration
 CONFIG = Path(__file__).resolve().parents[2] / "config"
@@ -36,8 +37,8 @@ def test_two_topics_are_tagged_and_searchable_side_by_side(settings_factory) -> 
     for topic, title in (("iran_drones_russia", DRONES[0]), ("dprk_russia_troops", TROOPS[0])):
         hits = search_articles(es, s, None, topic=topic, levels=["core"])
         assert [h["title"] for h in hits] == [title], topic
-        tl = timeline(es, s, None, topic=topic, interval="month")
-        assert tl["total"] == 1 and tl["buckets"][0]["levels"] == {"core": 1}
+        tl = run_timeline(es, s, TimelineQuery(topic=topic, interval="month"))
+        assert tl["total"] == 1 and [b["stack"] for b in tl["buckets"] if b["count"]] == [{"core": 1}]
     hits_ = es.search(index=index.index_name(s, "articles"))["hits"]["hits"]
     docs = {d["_source"]["title"]: d["_source"] for d in hits_}
     assert docs[DRONES[0]]["topic_levels"] == ["iran_drones_russia:core"]

@@ -35,9 +35,16 @@ def declared(*extras: str) -> set[str]:
 
 
 def test_core_and_extractors_import_only_declared_dependencies() -> None:
-    core = imports(REPO / "newswatch") - imports(REPO / "newswatch" / "localstack")
+    apart = imports(REPO / "newswatch" / "localstack") | imports(REPO / "newswatch" / "web")
+    core = imports(REPO / "newswatch") - apart
     used = {DISTRIBUTION.get(n, n).lower().replace("_", "-") for n in core | imports(REPO / "extractors")}
     assert used - declared() == set()
+
+
+def test_timeline_page_dependencies_are_in_the_web_extra() -> None:
+    used = {DISTRIBUTION.get(n, n).lower() for n in imports(REPO / "newswatch" / "web")}
+    assert used - declared("web") == set()
+    assert "fastapi" not in declared(), "the core installs without FastAPI"
 
 
 def test_local_stack_dependencies_are_in_the_stack_extra() -> None:

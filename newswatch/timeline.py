@@ -1,0 +1,325 @@
+"""The timeline view: one answer for the timeline page and for ``newswatch timeline --json``.
+
+A :class:`TimelineQuery` (validated before anything reaches Elasticsearch) becomes two searches sent in one
+``_msearch`` round trip: the articles search (a date histogram stacked per level or per topic, the top
+stories of the range with their outlets and languages, the entity/source/language/level/topic facets and
+the best articles) and the claims search (reported troop numbers over time, who said how many, when, from the
+matching articles only). ``took_ms`` is Elasticsearch's own time for both; ``wall_ms`` the whole call.
+
+The page (``newswatch.web``) and the CLI call :func:`run_timeline` with the same query, so the numbers they
+show are the same numbers.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+from elasticsearch import Elasticsearch
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from newswatch import index, search
+from newswatch.settings import Settings
+
+Level = Literal["core", "related", "none"]
+Interval = Literal["auto", "hour", "day", "week", "month", "year"]
+MAX_QUERY_CHARS = 500  # longer free text is refused: a huge query holds the node (see the README)
+AUTO_BUCKETS = 60
+FACET_SIZES = {"entities": 15, "sources": 20, "languages": 20, "levels": 3, "topics": 40}
+
+
+class TimelineQuery(BaseModel):
+    """What the page's form and the CLI's options ask for; unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    q: str | None = Field(None, max_length=MAX_QUERY_CHARS, description="Full text, any language.")
+    topic: str | None = Field(None, pattern=r"^[A-Za-z0-9_]+$", max_length=100)
+    levels: list[Level] = Field(default_factory=list)
+    langs: list[str] = Field(default_factory=list, max_length=50)
+    sources: list[str] = Field(default_factory=list, max_length=50)
+    entities: list[str] = Field(default_factory=list, max_length=50)
+    story: str | None = Field(None, max_length=200, description="One story's articles (links in alert emails).")
+    since: datetime | None = None
+    until: datetime | None = None
+    interval: Interval = "auto"
+    stack: Literal["level", "topic"] = "level"
+    top_stories: int = Field(10, ge=0, le=100)
+    top_articles: int = Field(10, ge=0, le=100)
+    claims: int = Field(500, ge=0, le=2000, description="Articles with claims to read at most.")
+
+    @field_validator("q", "topic", "story")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def _date_or_datetime(cls, value: Any, info: Any) -> Any:
+        """A date alone means its whole day: ``since`` its first instant, ``until`` its last (both inclusive)."""
+        if value in (None, ""):
+            return None
+        if isinstance(value, str) and len(value) == 10:  # YYYY-MM-DD
+            try:
+                value = date.fromisoformat(value)
+            except ValueError:
+                raise ValueError("a date is YYYY-MM-DD, a time ISO 8601") from None
+        if isinstance(value, date) and not isinstance(value, datetime):
+            start = datetime(value.year, value.month, value.day, tzinfo=UTC)
+            return start if info.field_name == "since" else start + timedelta(days=1, milliseconds=-1)
+        return value
+
+    @field_validator("since", "until")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+    @field_validator("langs", "sources", "entities")
+    @classmethod
+    def _clean(cls, values: list[str]) -> list[str]:
+        out = []
+        for v in values:
+            v = v.strip()
+            if len(v) > 200:
+                raise ValueError("a filter value is at most 200 characters")
+            if v and v not in out:
+                out.append(v)
+        return out
+
+    @model_validator(mode="after")
+    def _range(self) -> TimelineQuery:
+        if self.since and self.until and self.since > self.until:
+            raise ValueError("since is after until")
+        return self
+
+
+def parse_query(values: dict[str, Any]) -> TimelineQuery:
+    """A ``TimelineQuery`` from form or CLI values; a bad value is a ``SearchError`` naming the option."""
+    from pydantic import ValidationError
+
+    from newswatch.errors import SearchError
+
+    try:
+        return TimelineQuery.model_validate({k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'query'}: {e['msg']}" for e in exc.errors())
+        raise SearchError(f"invalid timeline query: {problems}") from None
+
+
+def es_query(tq: TimelineQuery) -> dict[str, Any]:
+    """The query both searches share: the text (``search.build_query``) and every filter of the form."""
+    query = search.build_query(tq.q, levels=list(tq.levels) or None, topic=tq.topic)
+    filters: list[dict[str, Any]] = query["bool"]["filter"]
+    rng: dict[str, str] = {}
+    if tq.since:
+        rng["gte"] = tq.since.isoformat()
+    if tq.until:
+        rng["lte"] = tq.until.isoformat()
+    if rng:
+        filters.append({"range": {"published": rng}})
+    if tq.story:
+        filters.append({"term": {"story_id": tq.story}})
+    for field, values in (("lang", tq.langs), ("source", tq.sources), ("entity_names", tq.entities)):
+        if values:
+            filters.append({"terms": {field: values}})
+    return query
+
+
+def pick_interval(first: datetime | None, last: datetime | None) -> str:
+    """A calendar interval giving at most about ``AUTO_BUCKETS`` bars over ``first``..``last``."""
+    if first is None or last is None:
+        return "month"
+    span = max((last - first).total_seconds(), 1.0)
+    for name, seconds in (("hour", 3600), ("day", 86400), ("week", 7 * 86400), ("month", 30.44 * 86400)):
+        if span / seconds <= AUTO_BUCKETS:
+            return name
+    return "year"
+
+
+def _histogram(tq: TimelineQuery, interval: str) -> dict[str, Any]:
+    stack = ({"terms": {"field": search.level_field(tq.topic), "size": 3}} if tq.stack == "level"
+             else {"terms": {"field": "topic_levels", "size": FACET_SIZES["topics"]}})
+    hist: dict[str, Any] = {"date_histogram": {"field": "published", "calendar_interval": interval,
+                                               "min_doc_count": 0}}
+    if tq.since or tq.until:
+        bounds: dict[str, str] = {}
+        if tq.since:
+            bounds["min"] = tq.since.isoformat()
+        if tq.until:
+            bounds["max"] = tq.until.isoformat()
+        hist["date_histogram"]["extended_bounds"] = bounds
+    hist["aggs"] = {"stack": stack}
+    return hist
+
+
+def articles_body(tq: TimelineQuery, interval: str) -> dict[str, Any]:
+    return {
+        "query": es_query(tq),
+        "size": tq.top_articles,
+        "track_total_hits": True,
+        "_source": ["id", "title", "source", "published", "url", "level", "score", "lang", "story_id",
+                    "topic_levels"],
+        "highlight": {"fields": {"text": {"number_of_fragments": 1, "fragment_size": 160}, "title": {}}},
+        "aggs": {
+            "timeline": _histogram(tq, interval),
+            "range": {"stats": {"field": "published"}},
+            "story_count": {"cardinality": {"field": "story_id"}},
+            "stories": {
+                "terms": {"field": "story_id", "size": tq.top_stories or 1,
+                          "order": [{"_count": "desc"}, {"last": "desc"}]},
+                "aggs": {
+                    "first": {"min": {"field": "published"}},
+                    "last": {"max": {"field": "published"}},
+                    "outlets": {"terms": {"field": "source", "size": 30}},
+                    "langs": {"terms": {"field": "lang", "size": 20}},
+                    "levels": {"terms": {"field": search.level_field(tq.topic), "size": 3}},
+                    "lead": {"top_hits": {"size": 1, "sort": [{"published": "asc"}],
+                                          "_source": {"includes": ["title", "url", "source", "lang"]}}},
+                },
+            },
+            "entities": {"terms": {"field": "entity_names", "size": FACET_SIZES["entities"]}},
+            "sources": {"terms": {"field": "source", "size": FACET_SIZES["sources"]}},
+            "languages": {"terms": {"field": "lang", "size": FACET_SIZES["languages"]}},
+            "levels": {"terms": {"field": search.level_field(tq.topic), "size": FACET_SIZES["levels"]}},
+            "topics": {"terms": {"field": "topic_levels", "size": FACET_SIZES["topics"]}},
+        },
+    }
+
+
+def claims_body(tq: TimelineQuery) -> dict[str, Any]:
+    query = es_query(tq)
+    query["bool"]["filter"].append({"nested": {"path": "claims", "query": {"exists": {"field": "claims.count"}}}})
+    return {"query": query, "size": tq.claims, "sort": [{"published": {"order": "desc", "missing": "_last"}}],
+            "_source": ["id", "published", "title", "url", "source", "claims"], "track_total_hits": True}
+
+
+def _facet(agg: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"key": b["key"], "count": b["doc_count"]} for b in agg["buckets"]]
+
+
+def _buckets(agg: dict[str, Any], tq: TimelineQuery) -> list[dict[str, Any]]:
+    out = []
+    for b in agg["buckets"]:
+        stack: dict[str, int] = {}
+        for s in b["stack"]["buckets"]:
+            key = s["key"]
+            if tq.stack == "topic":  # "name:level": per topic, counting core and related
+                name, _, level = key.partition(":")
+                if tq.levels and level not in tq.levels:
+                    continue
+                key = name
+            stack[key] = stack.get(key, 0) + s["doc_count"]
+        start = datetime.fromtimestamp(b["key"] / 1000, UTC)
+        out.append({"date": b.get("key_as_string", start.isoformat()), "start": start.isoformat(),
+                    "count": b["doc_count"], "stack": stack})
+    return out
+
+
+def _millis(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value / 1000, UTC)
+
+
+def run_timeline(es: Elasticsearch, settings: Settings, tq: TimelineQuery) -> dict[str, Any]:
+    """The whole view for ``tq`` (see the module docstring for what it holds)."""
+    from newswatch.tagging import build_claims_timeline
+
+    started = time.perf_counter()
+    name = index.index_name(settings, "articles")
+    took = 0
+    interval: str = tq.interval
+    if interval == "auto":  # the bars follow the range: the form's dates, else the matching articles' dates
+        first, last = tq.since, tq.until
+        if first is None or last is None:
+            # (auto_date_histogram lives in the aggregations module, which the bare build lacks)
+            span = es.search(index=name, query=es_query(tq), size=0, track_total_hits=False,
+                             aggs={"first": {"min": {"field": "published"}}, "last": {"max": {"field": "published"}}})
+            took += int(span.get("took", 0))
+            first = first or _millis(span["aggregations"]["first"].get("value"))
+            last = last or _millis(span["aggregations"]["last"].get("value"))
+        interval = pick_interval(first, last)
+    searches: list[dict[str, Any]] = [{"index": name}, articles_body(tq, interval)]
+    if tq.claims:
+        searches += [{"index": name}, claims_body(tq)]
+    resp = es.msearch(searches=searches)
+    for part in resp["responses"]:
+        if "error" in part:
+            from newswatch.errors import SearchError
+
+            err = part["error"]
+            reason = err.get("root_cause", [{}])[0].get("reason") if isinstance(err, dict) else err
+            raise SearchError(f"timeline search on {settings.es.url}/{name} failed: {reason or err}")
+    arts = resp["responses"][0]
+    aggs = arts["aggregations"]
+    took += int(arts.get("took", 0))
+
+    stories = []
+    for b in aggs["stories"]["buckets"][: tq.top_stories]:
+        lead = b["lead"]["hits"]["hits"][0]["_source"]
+        stories.append({"story_id": b["key"], "articles": b["doc_count"],
+                        "first_seen": b["first"].get("value_as_string"), "last_seen": b["last"].get("value_as_string"),
+                        "outlets": [o["key"] for o in b["outlets"]["buckets"]],
+                        "languages": [lg["key"] for lg in b["langs"]["buckets"]],
+                        "levels": {lv["key"]: lv["doc_count"] for lv in b["levels"]["buckets"]},
+                        "title": lead.get("title"), "url": lead.get("url"), "source": lead.get("source")})
+    articles = []
+    for h in arts["hits"]["hits"]:
+        row = dict(h["_source"])
+        row["relevance"] = h["_score"]
+        row["highlights"] = [f for frags in h.get("highlight", {}).values() for f in frags][:2]
+        articles.append(row)
+
+    claims: list[dict[str, Any]] = []
+    claims_articles = 0
+    if tq.claims:
+        part = resp["responses"][1]
+        took += int(part.get("took", 0))
+        claims_articles = part["hits"]["total"]["value"]
+        claims = build_claims_timeline({**h["_source"], "id": h["_id"]} for h in part["hits"]["hits"])
+        for row in claims:
+            if row["date"] is not None and not isinstance(row["date"], str):
+                row["date"] = row["date"].isoformat()
+
+    rng = aggs["range"]
+    return {
+        "query": tq.model_dump(mode="json", exclude_defaults=True),
+        "total": arts["hits"]["total"]["value"],
+        "stories_total": aggs["story_count"]["value"],
+        "interval": interval,
+        "stack": tq.stack,
+        "range": {"first": rng.get("min_as_string"), "last": rng.get("max_as_string")},
+        "buckets": _buckets(aggs["timeline"], tq),
+        "stories": stories,
+        "articles": articles,
+        "claims": claims,
+        "claims_articles": claims_articles,
+        "claims_truncated": claims_articles > tq.claims,
+        "facets": {"entities": _facet(aggs["entities"]), "sources": _facet(aggs["sources"]),
+                   "languages": _facet(aggs["languages"]), "levels": _facet(aggs["levels"]),
+                   "topics": _topic_facet(aggs["topics"])},
+        "took_ms": took,
+        "wall_ms": round((time.perf_counter() - started) * 1000, 1),
+    }
+
+
+def _topic_facet(agg: dict[str, Any]) -> list[dict[str, Any]]:
+    """``name:level`` buckets folded per topic: ``{"key": name, "count": core+related, "levels": {...}}``."""
+    per: dict[str, dict[str, Any]] = {}
+    for b in agg["buckets"]:
+        name, _, level = b["key"].partition(":")
+        row = per.setdefault(name, {"key": name, "count": 0, "levels": {}})
+        row["levels"][level] = b["doc_count"]
+        row["count"] += b["doc_count"]
+    return sorted(per.values(), key=lambda r: (-r["count"], r["key"]))
+
+
+def feed_health(es: Elasticsearch, settings: Settings) -> list[dict[str, Any]]:
+    """The operators' table: one row per feed (state, last success, failures, error class, extraction)."""
+    from newswatch import feedhealth
+
+    return feedhealth.feed_rows(es, settings, FEED_FIELDS)
+
+
+FEED_FIELDS = ("url", "name", "site", "last_polled", "last_success", "next_due", "interval_minutes",
+               "consecutive_failures", "last_error_class", "last_error", "last_status", "polls", "items_per_day",
+               "articles_ok", "articles_failed")
