@@ -1,4 +1,5 @@
-"""Indexing: tag articles for the topic, fingerprint and cluster them into stories, bulk-write them.
+"""Indexing: tag articles for the topic, normalise them for search, fingerprint and cluster them into
+stories, bulk-write them.
 
 ``index_batches`` is what the index task and ``newswatch index --batch`` run; ``index_file`` reads JSON
 Lines (``newswatch index --file``); both stream through ``index_articles`` in chunks of ``CHUNK`` articles,
@@ -15,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any, TypeVar
 
-from newswatch import dedupe, encoder, feedstate, index, stories
+from newswatch import dedupe, encoder, feedstate, index, stories, textnorm
 from newswatch.errors import classify
 from newswatch.records import Article
 from newswatch.runtime import Runtime
@@ -75,7 +76,8 @@ def index_articles(rt: Runtime, articles: Iterable[Article], *, chunk: int = CHU
                 totals["duplicates"] += 1
                 continue
             seen.add(art.id)
-            records[art.id] = tag_record(topics, art).model_copy(update=dedupe.fingerprint(art.text))
+            records[art.id] = tag_record(topics, art).model_copy(update={
+                **dedupe.fingerprint(art.text), "search_text": textnorm.search_text(art.title, art.text, art.lang)})
         if not records:
             continue
         resp = es.mget(index=art_index, ids=list(records), source=["story_id", "indexed_at", "link_ids"])
