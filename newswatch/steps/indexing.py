@@ -80,7 +80,7 @@ def index_articles(rt: Runtime, articles: Iterable[Article], *, chunk: int = CHU
                 **dedupe.fingerprint(art.text), "search_text": textnorm.search_text(art.title, art.text, art.lang)})
         if not records:
             continue
-        resp = es.mget(index=art_index, ids=list(records), source=["story_id", "indexed_at", "link_ids"])
+        resp = es.mget(index=art_index, ids=list(records), source=["story_id", "indexed_at", "link_ids", *_REUSE])
         existing = {d["_id"]: d["_source"] for d in resp["docs"] if d.get("found")}
         now = feedstate.now_utc().isoformat()
         for i, art in records.items():
@@ -89,6 +89,7 @@ def index_articles(rt: Runtime, articles: Iterable[Article], *, chunk: int = CHU
                 "story_id": old.get("story_id") or art.story_id,  # story ids stay stable when re-indexing
                 "indexed_at": old.get("indexed_at") or art.indexed_at or now,  # the alert window stays
                 "link_ids": sorted(set(art.link_ids) | set(old.get("link_ids") or [])),
+                **_reused_embedding(art, old),
             })
         _add_story_features(records)
         fresh = [a for i, a in records.items() if i not in existing and not a.story_id]
@@ -104,6 +105,17 @@ def index_articles(rt: Runtime, articles: Iterable[Article], *, chunk: int = CHU
     summary = {k: totals.get(k, 0) for k in _COUNTS}
     log.info("index: %s", summary)
     return summary
+
+
+_REUSE = ("title", "minhash", "embedding")
+
+
+def _reused_embedding(art: Article, old: dict[str, Any]) -> dict[str, Any]:
+    """The stored embedding of a re-indexed article whose title and text (its MinHash) are unchanged:
+    re-encoding it would give the same vector, at the encoder's cost (most of clustering's)."""
+    if art.embedding or not old.get("embedding") or old.get("title") != art.title or old.get("minhash") != art.minhash:
+        return {}
+    return {"embedding": old["embedding"]}
 
 
 def _add_story_features(records: dict[str, Article]) -> None:
