@@ -255,11 +255,12 @@ def preflight(chosen: list[dict[str, Any]], start: datetime, gap: float) -> dict
     for key, story in stories.items():
         groups.setdefault(story, []).append(key)
     # the closest pair's score (how far below the joining threshold tau the set is)
-    from newswatch.stories import PARAMS, pair_score, prepare
+    from newswatch.stories import PARAMS, Rarity, pair_score, prepare
 
     docs = prepare(items)
-    closest = max(((pair_score(a, b), a["id"], b["id"]) for i, a in enumerate(docs) for b in docs[i + 1:]),
-                  default=(0.0, "", ""))
+    rarity = Rarity(docs)  # what ``assign`` weighs the entities and counts by: the whole batch
+    closest = max(((pair_score(a, b, PARAMS, rarity), a["id"], b["id"]) for i, a in enumerate(docs)
+                   for b in docs[i + 1:]), default=(0.0, "", ""))
     return {"levels": tags, "all_core": all(v == "core" for v in tags.values()),
             "stories": len(groups), "distinct": len(groups) == len(chosen),
             "joined": [g for g in groups.values() if len(g) > 1],

@@ -4,7 +4,7 @@
 
 Texts: the bodies of the 181 real pages of ../shared/data/article-extraction-benchmark (ground-truth.json,
 key -> {url, articleBody}; no title, no language, a publication time made up one hour apart) and the 207
-articles of tests/data/stories/*.jsonl (titles, 8 languages, real story structure).
+articles of tests/data/stories/stories_*.jsonl (titles, 8 languages, real story structure).
 
 a. In memory, on those 388 texts: ``stories.prepare`` split into its parts, each timed alone over every
    text: tagging (``load_topics().tag`` + ``combine``, every enabled topic), MinHash (``dedupe.fingerprint``),
@@ -91,9 +91,9 @@ def load_items() -> tuple[list[Item], list[Item], list[Item], list[str]]:
     else:
         notes.append(f"{GROUND_TRUTH} not found: no real article bodies (shorter texts only)")
     story: list[Item] = []
-    for path in sorted(STORIES.glob("*.jsonl")):
+    for path in sorted(STORIES.glob("stories_*.jsonl")):
         story += [{k: it.get(k) for k in ("id", "url", "title", "text", "lang", "published")} for it in _jsonl(path)]
-    notes.append(f"{len(story)} story set articles from {STORIES}/*.jsonl")
+    notes.append(f"{len(story)} story set articles from {STORIES}/stories_*.jsonl")
     dev_all = [it for path in sorted(DEVSET.glob("*.jsonl")) for it in _jsonl(path)]
     dev: list[Item] = []
     for n, it in enumerate(dev_all[::3]):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from _newswatch_common import notify_run_failure, notify_task_failure
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
 ARTICLES = Asset(name="newswatch_articles", uri="x-newswatch://articles")
@@ -23,6 +24,7 @@ default_args = {
     "retry_delay": timedelta(seconds=30),
     "retry_exponential_backoff": True,
     "execution_timeout": timedelta(minutes=15),
+    "on_failure_callback": notify_task_failure,
 }
 
 
@@ -33,6 +35,7 @@ default_args = {
     catchup=False,
     max_active_runs=1,
     dagrun_timeout=timedelta(minutes=30),
+    on_failure_callback=notify_run_failure,
     tags=["newswatch", "alerts"],
     doc_md=__doc__,
     default_args=default_args,
@@ -40,10 +43,11 @@ default_args = {
 def newswatch_alert():
     @task
     def send_alerts() -> dict:
-        from newswatch import steps
-        from newswatch.runtime import Runtime
+        from _newswatch_common import task_runtime
 
-        with Runtime() as rt:
+        from newswatch import steps
+
+        with task_runtime() as rt:
             summary = steps.send_alerts(rt)
         return {k: v for k, v in summary.items() if k != "story_ids"}
 

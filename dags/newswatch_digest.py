@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import CronTriggerTimetable, dag, task
+from _newswatch_common import notify_run_failure, notify_task_failure
+from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
 default_args = {
     "owner": "newswatch",
@@ -18,6 +19,7 @@ default_args = {
     "retry_delay": timedelta(seconds=60),
     "retry_exponential_backoff": True,
     "execution_timeout": timedelta(minutes=15),
+    "on_failure_callback": notify_task_failure,
 }
 
 
@@ -28,18 +30,23 @@ default_args = {
     catchup=False,
     max_active_runs=1,
     dagrun_timeout=timedelta(minutes=30),
+    on_failure_callback=notify_run_failure,
     tags=["newswatch", "alerts"],
     doc_md=__doc__,
     default_args=default_args,
+    params={"period": Param(None, type=["null", "string"], enum=[None, "hourly", "daily", "weekly"],
+                            title="Period", description="Only recipients with this digest period "
+                                                        "(empty: every digest due now)")},
 )
 def newswatch_digest():
     @task
-    def send_digests() -> dict:
-        from newswatch import steps
-        from newswatch.runtime import Runtime
+    def send_digests(params=None) -> dict:
+        from _newswatch_common import task_runtime
 
-        with Runtime() as rt:
-            return steps.send_digests(rt)
+        from newswatch import steps
+
+        with task_runtime() as rt:
+            return steps.send_digests(rt, period=(params or {}).get("period") or None)
 
     send_digests()
 

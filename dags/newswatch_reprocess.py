@@ -7,9 +7,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import dag, task
+from _newswatch_common import notify_run_failure, notify_task_failure
+from airflow.sdk import Param, dag, task
 
-default_args = {"owner": "newswatch", "retries": 2, "retry_delay": timedelta(minutes=1)}
+default_args = {
+    "owner": "newswatch",
+    "retries": 2,
+    "retry_delay": timedelta(minutes=1),
+    # a pass over the whole history: hours on a large index; a stuck one must still end and tell somebody
+    "execution_timeout": timedelta(hours=6),
+    "on_failure_callback": notify_task_failure,
+}
 
 DOCS = {
     "reprocess": """
@@ -36,22 +44,27 @@ def maintenance_dag(step: str) -> None:
         start_date=datetime(2024, 1, 1),
         catchup=False,
         max_active_runs=1,
+        dagrun_timeout=timedelta(hours=8),
+        on_failure_callback=notify_run_failure,
         tags=["newswatch", "maintenance"],
         doc_md=DOCS[step] + __doc__,
         default_args=default_args,
-        params={"ids": []},
+        params={"ids": Param([], type="array", items={"type": "string", "minLength": 1}, uniqueItems=True,
+                             title="Article ids",
+                             description="Only these article ids (one per line); empty: every stored article")},
     )
     def maintenance():
         @task(task_id=step)
         def run(params=None) -> dict:
             import logging
 
+            from _newswatch_common import task_runtime
+
             from newswatch import steps
-            from newswatch.runtime import Runtime
 
             ids = list(params["ids"]) if params and params.get("ids") else None
             log = logging.getLogger("newswatch")
-            with Runtime() as rt:
+            with task_runtime() as rt:
                 return getattr(steps, step)(rt, ids, on_progress=lambda totals: log.info("%s: %s", step, totals))
 
         run()

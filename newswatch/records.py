@@ -96,6 +96,8 @@ class Article(_Record):
     host: str
     title: str = ""
     text: str = ""
+    # title and text, each word in its normal form (``textnorm.search_text``; filled by the index step)
+    search_text: list[str] = Field(default_factory=list)
     description: str | None = None
     author: str | None = None
     published: str

@@ -1,5 +1,9 @@
 """Article search: the query every reader shares (``build_query``), full-text hits with highlights, stories,
-claims. The timeline view (histogram, facets, stories, claims in one answer) is ``newswatch.timeline``."""
+claims. The timeline view (histogram, facets, stories, claims in one answer) is ``newswatch.timeline``.
+
+A query (``simple_query_string`` syntax) finds the words as written *and* every inflected form of them, in
+Korean, Russian, Ukrainian and English, on any Elasticsearch build: see :func:`text_query`.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,55 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from newswatch import index
+from newswatch import index, textnorm
 from newswatch.settings import Settings
+
+# The fields a query's words are looked for in as written, with their weights; the ``.<lang>`` multi-fields
+# exist only where the cluster has those language analyzers (``index.add_language_fields``), and a field
+# a mapping lacks is skipped by ``simple_query_string``, so the list is the same on every build.
+EXACT_FIELDS = ["title^3", "text", "evidence^2", "entity_names^2", "matched_terms^2",
+                "title.english^1.5", "text.english^0.5", "title.russian^1.5", "text.russian^0.5",
+                "title.ukrainian^1.5", "text.ukrainian^0.5", "title.nori^1.5", "text.nori^0.5"]
+NORMAL_FIELD = "search_text"  # title and text, each word in its normal form (``textnorm``)
+
+
+def text_query(query: str) -> dict[str, Any]:
+    """The query for the words of ``query``: the exact fields as written, or ``search_text`` in normal form.
+
+    An article matches if all of the query holds for its normal forms (북한군 finds 북한군이, 북한군은;
+    "deploying troops" finds "deployed troop") or, for the articles indexed before ``search_text``
+    existed, as written. An exact match scores on both sides, so it ranks above a match of forms only.
+    ``-excluded`` clauses at the top level apply in normal form to both sides: "북한군 -러시아" leaves out
+    an article that says 러시아는."""
+    exact: dict[str, Any] = {"simple_query_string": {"query": query, "fields": EXACT_FIELDS,
+                                                     "default_operator": "and"}}
+    excluded = [_normal_query(clause) for clause in textnorm.query_exclusions(query)]
+    if excluded:
+        exact = {"bool": {"must": [exact], "must_not": excluded}}
+    return {"bool": {"should": [exact, _normal_query(query)], "minimum_should_match": 1}}
+
+
+def highlight_query(query: str) -> dict[str, Any]:
+    """What the highlighter marks in ``title`` and ``text``: the words as written, and any word that starts
+    with a normal form of one (so 북한군이 and "deployed" are marked for 북한군 and "deploying")."""
+    shoulds: list[dict[str, Any]] = [{"simple_query_string": {"query": query, "fields": ["title", "text"]}}]
+    stems = textnorm.query_stems(query)
+    if stems:
+        shoulds.append({"simple_query_string": {"query": " | ".join(f"{s}*" for s in stems),
+                                                "fields": ["title", "text"], "default_operator": "or"}})
+    return {"bool": {"should": shoulds}}
+
+
+def _normal_query(query: str) -> dict[str, Any]:
+    return {"simple_query_string": {"query": textnorm.normalise_query(query), "fields": [NORMAL_FIELD],
+                                    "default_operator": "and"}}
 
 
 def build_query(query: str | None, *, since: str | None = None, until: str | None = None,
                 levels: list[str] | None = None, topic: str | None = None) -> dict[str, Any]:
     must: list[dict[str, Any]] = []
     if query:
-        must.append({"simple_query_string": {
-            "query": query, "fields": ["title^3", "text", "evidence^2", "entity_names^2", "matched_terms^2"],
-            "default_operator": "and",
-        }})
+        must.append(text_query(query))
     filters: list[dict[str, Any]] = []
     if since or until:
         rng: dict[str, str] = {}
@@ -51,7 +92,7 @@ def search_articles(es: Elasticsearch, settings: Settings, query: str | None, *,
     resp = es.search(
         index=index.index_name(settings, "articles"), query=build_query(query, **filters), size=size,
         source_includes=["id", "title", "source", "published", "url", "level", "score", "lang", "story_id"],
-        highlight={"fields": {"text": {"number_of_fragments": 2, "fragment_size": 160}, "title": {}}},
+        highlight=_highlight(query),
     )
     out = []
     for hit in resp["hits"]["hits"]:
@@ -60,6 +101,14 @@ def search_articles(es: Elasticsearch, settings: Settings, query: str | None, *,
         row["highlights"] = [f for frags in hit.get("highlight", {}).values() for f in frags]
         out.append(row)
     return out
+
+
+def _highlight(query: str | None) -> dict[str, Any]:
+    fields: dict[str, Any] = {"text": {"number_of_fragments": 2, "fragment_size": 160}, "title": {}}
+    if query:
+        for spec in fields.values():
+            spec["highlight_query"] = highlight_query(query)
+    return {"fields": fields}
 
 
 def list_stories(es: Elasticsearch, settings: Settings, query: str | None = None, *,

@@ -8,10 +8,11 @@ environment. The README's settings table is checked against this module by a tes
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -54,6 +55,8 @@ class ElasticsearchSettings(BaseModel):
     password: SecretStr | None = Field(None, description="Basic-auth password")
     api_key: SecretStr | None = Field(None, description="API key, instead of user/password")
     index_prefix: str = Field("newswatch", description="Prefix of every index and template name")
+    ca_certs: str | None = Field(None, description="CA bundle that signs the cluster's certificate (https)")
+    verify_certs: bool = Field(True, description="Verify the cluster's TLS certificate (https)")
     version: str = Field("9.5.3", description="Version `stack up` downloads from Maven Central")
     heap: str = Field("512m", description="JVM heap of the local node")
     java_home: str | None = Field(None, description="JDK for the local node (default: newest JDK 21+ found)")
@@ -66,6 +69,7 @@ class SMTPSettings(BaseModel):
     username: str | None = Field(None, description="SMTP user")
     password: SecretStr | None = Field(None, description="SMTP password")
     starttls: bool = Field(False, description="Use STARTTLS")
+    ssl: bool = Field(False, description="Implicit TLS (SMTPS, usually port 465) instead of STARTTLS")
     sender: str = Field("newswatch <newswatch@localhost>", description="From: address of alerts")
     timeout: float = Field(10.0, description="SMTP timeout in seconds")
 
@@ -138,6 +142,26 @@ class Settings(BaseSettings):
     smtp: SMTPSettings = Field(default_factory=SMTPSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+
+    def with_overrides(self, **sections: Mapping[str, Any] | None) -> Settings:
+        """A copy with some fields of nested sections replaced — ``with_overrides(es={"url": …},
+        fetch={"max_articles_per_feed": 5})`` — validated like the environment's values (secrets become
+        ``SecretStr``). Raises ``ConfigError`` naming the bad field, never its value."""
+        from newswatch.errors import ConfigError
+
+        update: dict[str, BaseModel] = {}
+        for name, values in sections.items():
+            current = getattr(self, name, None)
+            if not isinstance(current, BaseModel):
+                raise ConfigError(f"invalid settings override: {name!r} is not a settings section")
+            if not values:
+                continue
+            try:
+                update[name] = type(current).model_validate({**dict(current), **values})
+            except ValidationError as exc:
+                problems = "; ".join(f"{name}.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+                raise ConfigError(f"invalid settings override: {problems}") from None
+        return self.model_copy(update=update)
 
     @property
     def feeds_path(self) -> Path:

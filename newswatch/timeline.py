@@ -160,7 +160,7 @@ def articles_body(tq: TimelineQuery, interval: str) -> dict[str, Any]:
         "track_total_hits": True,
         "_source": ["id", "title", "source", "published", "url", "level", "score", "lang", "story_id",
                     "topic_levels"],
-        "highlight": {"fields": {"text": {"number_of_fragments": 1, "fragment_size": 160}, "title": {}}},
+        "highlight": _highlight(tq.q),
         "aggs": {
             "timeline": _histogram(tq, interval),
             "range": {"stats": {"field": "published"}},
@@ -185,6 +185,15 @@ def articles_body(tq: TimelineQuery, interval: str) -> dict[str, Any]:
             "topics": {"terms": {"field": "topic_levels", "size": FACET_SIZES["topics"]}},
         },
     }
+
+
+def _highlight(q: str | None) -> dict[str, Any]:
+    """Highlights that also mark the inflected forms a query found (``search.highlight_query``)."""
+    fields: dict[str, Any] = {"text": {"number_of_fragments": 1, "fragment_size": 160}, "title": {}}
+    if q:
+        for spec in fields.values():
+            spec["highlight_query"] = search.highlight_query(q)
+    return {"fields": fields}
 
 
 def claims_body(tq: TimelineQuery) -> dict[str, Any]:

@@ -52,6 +52,7 @@ def merge_split_stories(es: Elasticsearch, settings: Settings, topic: str,
     members = {sid: [feats[a["id"]] for a in v.articles if a["id"] in feats] for sid, v in views.items()}
     order = {sid: (str(v.articles[0].get("published") or "9999"), v.articles[0]["id"]) for sid, v in views.items()}
     params = stories.PARAMS
+    rarity = stories.Rarity(list(feats.values()), params)  # as the indexer scores a batch, not pair by pair
     target: dict[str, str] = {}
     for sid in sorted(new, key=lambda s: order[s]):
         founder = next((m for m in members[sid] if m["id"] == views[sid].articles[0]["id"]), None)
@@ -63,7 +64,7 @@ def merge_split_stories(es: Elasticsearch, settings: Settings, topic: str,
                 continue
             if other not in alerted and order[other] > order[sid]:
                 continue  # the later story joins the earlier one, never the reverse
-            scores = [stories.pair_score(founder, m, params) for m in mem]
+            scores = [stories.pair_score(founder, m, params, rarity) for m in mem]
             score = 9.0 if max(scores) >= 9.0 else sum(scores) / len(scores)
             if score >= params.tau and (best is None or (score, other) > best):
                 best = (score, other)

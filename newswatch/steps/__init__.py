@@ -28,6 +28,7 @@ from newswatch.steps.runs import (
     index_fetched,
     ingest,
     list_shards,
+    notify_failure,
     prune_staging,
     send_alerts,
     send_digests,
@@ -37,6 +38,6 @@ from newswatch.steps.runs import (
 
 __all__ = [
     "fetch_and_extract", "fetch_batch", "fetch_entries", "index_articles", "index_batches", "index_fetched",
-    "index_file", "ingest", "list_shards", "poll_feed", "poll_feeds", "poll_shard", "prune_staging",
+    "index_file", "ingest", "list_shards", "notify_failure", "poll_feed", "poll_feeds", "poll_shard", "prune_staging",
     "reprocess", "retag", "send_alerts", "send_digests", "alert_stats", "shard_results", "summarize_run", "tag_record",
 ]

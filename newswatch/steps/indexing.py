@@ -1,4 +1,5 @@
-"""Indexing: tag articles for the topic, fingerprint and cluster them into stories, bulk-write them.
+"""Indexing: tag articles for the topic, normalise them for search, fingerprint and cluster them into
+stories, bulk-write them.
 
 ``index_batches`` is what the index task and ``newswatch index --batch`` run; ``index_file`` reads JSON
 Lines (``newswatch index --file``); both stream through ``index_articles`` in chunks of ``CHUNK`` articles,
@@ -15,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any, TypeVar
 
-from newswatch import dedupe, encoder, feedstate, index, stories
+from newswatch import dedupe, encoder, feedstate, index, stories, textnorm
 from newswatch.errors import classify
 from newswatch.records import Article
 from newswatch.runtime import Runtime
@@ -75,10 +76,11 @@ def index_articles(rt: Runtime, articles: Iterable[Article], *, chunk: int = CHU
                 totals["duplicates"] += 1
                 continue
             seen.add(art.id)
-            records[art.id] = tag_record(topics, art).model_copy(update=dedupe.fingerprint(art.text))
+            records[art.id] = tag_record(topics, art).model_copy(update={
+                **dedupe.fingerprint(art.text), "search_text": textnorm.search_text(art.title, art.text, art.lang)})
         if not records:
             continue
-        resp = es.mget(index=art_index, ids=list(records), source=["story_id", "indexed_at", "link_ids"])
+        resp = es.mget(index=art_index, ids=list(records), source=["story_id", "indexed_at", "link_ids", *_REUSE])
         existing = {d["_id"]: d["_source"] for d in resp["docs"] if d.get("found")}
         now = feedstate.now_utc().isoformat()
         for i, art in records.items():
@@ -87,6 +89,7 @@ def index_articles(rt: Runtime, articles: Iterable[Article], *, chunk: int = CHU
                 "story_id": old.get("story_id") or art.story_id,  # story ids stay stable when re-indexing
                 "indexed_at": old.get("indexed_at") or art.indexed_at or now,  # the alert window stays
                 "link_ids": sorted(set(art.link_ids) | set(old.get("link_ids") or [])),
+                **_reused_embedding(art, old),
             })
         _add_story_features(records)
         fresh = [a for i, a in records.items() if i not in existing and not a.story_id]
@@ -102,6 +105,17 @@ def index_articles(rt: Runtime, articles: Iterable[Article], *, chunk: int = CHU
     summary = {k: totals.get(k, 0) for k in _COUNTS}
     log.info("index: %s", summary)
     return summary
+
+
+_REUSE = ("title", "minhash", "embedding")
+
+
+def _reused_embedding(art: Article, old: dict[str, Any]) -> dict[str, Any]:
+    """The stored embedding of a re-indexed article whose title and text (its MinHash) are unchanged:
+    re-encoding it would give the same vector, at the encoder's cost (most of clustering's)."""
+    if art.embedding or not old.get("embedding") or old.get("title") != art.title or old.get("minhash") != art.minhash:
+        return {}
+    return {"embedding": old["embedding"]}
 
 
 def _add_story_features(records: dict[str, Article]) -> None:

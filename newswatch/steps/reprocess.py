@@ -74,7 +74,7 @@ def retag(rt: Runtime, ids: Sequence[str] | None = None, *, chunk: int = CHUNK,
     query: dict[str, Any] = {"ids": {"values": list(ids)}} if ids else {"match_all": {}}
     totals: Counter[str] = Counter()
     hits = helpers.scan(es, index=art_index, query={"query": query}, size=chunk,
-                        _source_excludes=["minhash", "minhash_bands"])
+                        _source_excludes=["minhash", "minhash_bands", "search_text"])  # all re-derived
     for part in chunks((Article.model_validate(h["_source"]) for h in hits), chunk):
         done = index_articles(rt, part, chunk=chunk)
         totals.update({k: int(done.get(k, 0)) for k in _COUNTS if k != "pages"})

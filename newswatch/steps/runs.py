@@ -156,6 +156,24 @@ def send_digests(rt: Runtime, recipients_file: str | None = None, *, period: str
     return summary
 
 
+def notify_failure(rt: Runtime, failure: Any, recipients_file: str | None = None) -> dict[str, Any]:
+    """Email the operators once about a failed task or run (``alerts.failures.Failure``); what an
+    ``on_failure_callback`` runs. A missing recipients file or an unreachable Elasticsearch never stops the
+    notice: without Elasticsearch it is sent unclaimed. Returns the counts (``alerts.notify_task_failure``)."""
+    from newswatch import clients
+    from newswatch.alerts.failures import notify_task_failure
+
+    settings = rt.settings
+    recipients = _recipients(rt, recipients_file)
+    es = None
+    try:
+        rt.ensure_indices()
+        es = rt.es
+    except Exception as exc:  # Elasticsearch may be what failed: tell the operators anyway
+        log.warning("failure notice without a claim: Elasticsearch unavailable (%s)", type(exc).__name__)
+    return notify_task_failure(settings, es, lambda: clients.smtp_connect(settings), recipients, failure)
+
+
 def alert_stats(rt: Runtime, since: str | None = None) -> dict[str, Any]:
     """Messages per type and outcome, and publish/fetch → send latency percentiles."""
     from newswatch import alerts

@@ -17,11 +17,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "dags"))  # as Airflow does for the bundle root
 
 import newswatch.steps.runs  # noqa: E402
 from newswatch import feedhealth, steps  # noqa: E402
 
-state = {"fail": "none", "shards": 1, "indexed_batches": []}
+state = {"fail": "none", "shards": 1, "indexed_batches": [], "notified": []}
 
 
 def poll_shard(rt: object, batch: str, *, shard: int = 0, shards: int = 1, **_: object) -> dict:
@@ -48,6 +49,16 @@ steps.poll_shard, steps.fetch_batch, newswatch.steps.runs.index_batches = poll_s
 feedhealth.feed_rows = lambda *a, **k: []
 steps.prune_staging = lambda rt, keep_days=None: {"deleted": [], "kept": [], "keep_days": 7}
 
+
+def notify_failure(rt: object, failure: object) -> dict:
+    # what the tasks' on_failure_callback hands the step (emailing it is covered in tests/integration)
+    f = failure.__dict__
+    state["notified"].append(f"{f['task_id']}[{f['map_index']}] try {f['try_number']}: {f['error']}")
+    return {"sent": 1}
+
+
+steps.notify_failure = notify_failure
+
 from airflow.dag_processing.dagbag import DagBag  # noqa: E402
 from airflow.models import TaskInstance  # noqa: E402
 from airflow.models.asset import AssetEvent  # noqa: E402
@@ -55,7 +66,7 @@ from airflow.utils.session import create_session  # noqa: E402
 
 for scenario in sys.argv[1:]:
     fail, shards = scenario.split(":")
-    state.update(fail=fail, shards=int(shards), indexed_batches=[])
+    state.update(fail=fail, shards=int(shards), indexed_batches=[], notified=[])
     os.environ["NEWSWATCH_SHARDS"] = shards
     importlib.invalidate_caches()
     dag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).get_dag("newswatch_poll")
@@ -72,4 +83,4 @@ for scenario in sys.argv[1:]:
         totals = summary.xcom_pull(task_ids="summarize") if str(summary.state) == "success" else None
     print("RESULT " + json.dumps({"scenario": scenario, "run": str(run.state), "tasks": states,
                                   "asset_events": events, "indexed_batches": state["indexed_batches"],
-                                  "totals": totals}, default=str), flush=True)
+                                  "totals": totals, "notified": state["notified"]}, default=str), flush=True)

@@ -58,6 +58,11 @@ def test_a_failed_shard_holds_up_no_other(outcomes: dict[str, dict], scenario: s
     assert totals["polled"] == 2 * (len(healthy) + (scenario == "fetch:2"))
     # and the run says that something failed
     assert tasks["fail_run_if_a_task_failed"] == "failed" and out["run"] == "failed"
+    # the operators hear of the failed task once, through its on_failure_callback; the leaf that only
+    # marks the run failed sends nothing of its own
+    task, index = broken.removesuffix("]").split("[")
+    assert out["notified"] == [f"{task}[{index}] try 1: RuntimeError: "
+                               f"{'worker lost' if 'poll' in task else 'staging unreachable'}"]
 
 
 def test_failed_indexing_is_summarized_and_publishes_nothing(outcomes: dict[str, dict]) -> None:
@@ -66,6 +71,7 @@ def test_failed_indexing_is_summarized_and_publishes_nothing(outcomes: dict[str,
     assert out["totals"]["indexed"] == 0 and out["totals"]["articles"] == 6
     assert out["tasks"]["publish"] == "skipped" and out["asset_events"] == 0
     assert out["run"] == "failed"
+    assert out["notified"] == ["index_batches[-1] try 1: RuntimeError: cluster red"]
 
 
 def test_every_shard_failing_is_summarized(outcomes: dict[str, dict]) -> None:
@@ -79,4 +85,5 @@ def test_a_healthy_single_shard_run_succeeds(outcomes: dict[str, dict]) -> None:
     out = outcomes["none:1"]
     assert out["run"] == "success" and out["asset_events"] == 1
     assert out["tasks"]["fail_run_if_a_task_failed"] == "skipped"
+    assert out["notified"] == []
     assert out["totals"]["shards_failed"] == 0 and _shards(out["indexed_batches"]) == ["s0"]
