@@ -92,7 +92,8 @@ def articles_file(path: Path, n: int) -> Path:
 
 def test_elasticsearch_killed_mid_index_then_the_retry_loses_and_doubles_nothing(own_node: Settings,
                                                                                   tmp_path: Path) -> None:
-    n = 3000
+    n = 1000
+    t0 = time.monotonic()
     data = articles_file(tmp_path / "articles.jsonl", n)
     env = env_for(own_node.es.url, own_node.es.index_prefix, tmp_path)
     assert run_nw(env, "init", "--json").returncode == 0
@@ -114,7 +115,9 @@ def test_elasticsearch_killed_mid_index_then_the_retry_loses_and_doubles_nothing
             pass
         time.sleep(0.2)
     assert killed_at is not None, "indexing finished before the node could be killed"
+    t_kill = time.monotonic()
     out, err = proc.communicate(timeout=300)
+    t_failed = time.monotonic()
     # the user sees one line naming the node and what to do, and a non-zero exit
     assert proc.returncode == 1, (out, err)
     lines = [x for x in err.splitlines() if x.strip() and not x.startswith("[")]  # progress lines are "[…]"
@@ -128,11 +131,14 @@ def test_elasticsearch_killed_mid_index_then_the_retry_loses_and_doubles_nothing
     es = make_es(own_node)
     es.cluster.health(index=index, wait_for_status="yellow", timeout="60s")
     before_retry = counts(es, index)
+    t_up = time.monotonic()
     retry = run_nw(env, "index", "--file", str(data), "--json")
     assert retry.returncode == 0, retry.stderr
     after = counts(es, index)
     print(f"\nES killed mid-index: expected {n}, found before the retry {before_retry['documents']}, "
-          f"after {after['documents']}, duplicated {after['duplicated']}")
+          f"after {after['documents']}, duplicated {after['duplicated']}; killed after {t_kill - t0:.0f}s, the "
+          f"command failed {t_failed - t_kill:.0f}s later, node back after {t_up - t_failed:.0f}s, retry took "
+          f"{time.monotonic() - t_up:.0f}s; the user saw: {message[0]}")
     assert after == {"documents": n, "distinct": n, "duplicated": 0}
     es.close()
     watcher.close()
