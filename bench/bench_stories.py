@@ -361,11 +361,7 @@ def index_run(es: Any, prefix: str, articles: list[Article], clustering: bool,
 
 
 def _delete(es: Any, settings: Any) -> None:
-    for kind in index.KINDS:
-        name = index.index_name(settings, kind)
-        es.indices.delete(index=name, ignore_unavailable=True)
-        with contextlib.suppress(Exception):
-            es.indices.delete_index_template(name=f"{name}-template")
+    index.drop_indices(es, settings)  # every version behind the aliases, and the templates
 
 
 def measure_index_step(items: list[Item], rounds: int, profile: bool) -> dict[str, Any]:

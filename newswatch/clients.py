@@ -40,8 +40,12 @@ def es_hosts(settings: Settings) -> list[str]:
 
 
 def make_es(settings: Settings, **kwargs: Any) -> Elasticsearch:
-    """The Elasticsearch client for ``settings`` (auth only when configured)."""
-    opts: dict[str, Any] = {"request_timeout": 30, "retry_on_timeout": True, "max_retries": 3}
+    """The Elasticsearch client for ``settings`` (auth only when configured), on every node of
+    ``NEWSWATCH_ES__URL``: requests go round the nodes, and one that fails on a connection error, a timeout
+    or a 429/502/503/504 is retried on another node (a dead node is skipped for a back-off period), so a
+    cluster that loses a node keeps serving. No sniffing: the configured URLs are the addresses to use."""
+    opts: dict[str, Any] = {"request_timeout": 30, "retry_on_timeout": True, "max_retries": 5,
+                            "retry_on_status": (429, 502, 503, 504)}
     if settings.es.api_key:
         opts["api_key"] = settings.es.api_key.get_secret_value()
     elif settings.es.username and settings.es.password:

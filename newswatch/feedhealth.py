@@ -17,7 +17,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from newswatch.index import bulk_upsert, doc_id, index_name
+from newswatch.index import bulk_upsert, doc_id, index_name, iter_hits, write_alias
 from newswatch.records import Article, Failure, FeedHealth
 from newswatch.settings import Settings
 
@@ -43,8 +43,8 @@ def record_extraction_health(es: Elasticsearch, settings: Settings, batch: str, 
     reports = batch_health(batch, articles, failures)
     docs = [(f"{doc_id(r.feed_url)}:{r.batch}", r.doc()) for r in reports]
     if docs:
-        bulk_upsert(es, index_name(settings, "feedhealth"), docs)
-        es.indices.refresh(index=index_name(settings, "feedhealth"))  # `feeds status` right after sees it
+        bulk_upsert(es, write_alias(settings, "feedhealth"), docs)
+        es.indices.refresh(index=write_alias(settings, "feedhealth"))  # `feeds status` right after sees it
     return len(docs)
 
 
@@ -56,10 +56,10 @@ def feed_rows(es: Elasticsearch, settings: Settings, fields: Sequence[str] | Non
     summaries show. The counters are sums over the feed's ``feedhealth`` documents (0 until a page of the
     feed was fetched)."""
     want = set(fields) if fields else None
-    resp = es.search(index=index_name(settings, "feeds"), size=10000, sort=[{"url": "asc"}],
-                     source_excludes=["backlog"],
-                     source_includes=[f for f in fields if f not in HEALTH_FIELDS] if fields else None)
-    rows = [dict(h["_source"]) for h in resp["hits"]["hits"]]
+    hits = iter_hits(es, index_name(settings, "feeds"), {"match_all": {}}, [{"url": "asc"}],
+                     source=[f for f in fields if f not in HEALTH_FIELDS] if fields else None,
+                     source_excludes=["backlog"])
+    rows = [dict(h["_source"]) for h in hits]  # every feed, a page at a time
     if want is None or want & set(HEALTH_FIELDS):
         health = es.search(index=index_name(settings, "feedhealth"), size=0, aggs={"feeds": {
             "terms": {"field": "feed_url", "size": 10000},

@@ -142,11 +142,24 @@ def list_stories(es: Elasticsearch, settings: Settings, query: str | None = None
     return out
 
 
-def claims_timeline(es: Elasticsearch, settings: Settings, *, size: int = 1000) -> list[dict[str, Any]]:
-    """Reported troop numbers over time (date, number, who said it, article), from articles with claims."""
+def claims_timeline(es: Elasticsearch, settings: Settings, *, limit: int | None = 1000) -> list[dict[str, Any]]:
+    """Reported troop numbers (date, number, who said it, article), newest first: the first ``limit`` claims
+    (``None`` or 0: every one). Articles are read a page at a time (``index.iter_hits``: ``search_after``
+    over a point in time), so the listing goes past any result window and stops reading once it has enough.
+    """
     from newswatch.tagging import build_claims_timeline
 
-    resp = es.search(index=index.index_name(settings, "articles"), size=size,
-                     query={"nested": {"path": "claims", "query": {"exists": {"field": "claims.count"}}}},
-                     source_includes=["id", "published", "title", "url", "claims"], sort=[{"published": "asc"}])
-    return build_claims_timeline({**h["_source"], "id": h["_id"]} for h in resp["hits"]["hits"])
+    hits = index.iter_hits(
+        es, index.index_name(settings, "articles"),
+        query={"nested": {"path": "claims", "query": {"exists": {"field": "claims.count"}}}},
+        sort=[{"published": {"order": "desc", "missing": "_last"}}, {"id": "asc"}],
+        source=["id", "published", "title", "url", "claims"], page=min(index.PAGE, limit or index.PAGE))
+    rows: list[dict[str, Any]] = []
+    try:
+        for hit in hits:
+            rows += build_claims_timeline([{**hit["_source"], "id": hit["_id"]}])
+            if limit and len(rows) >= limit:
+                break
+    finally:
+        hits.close()  # closes the point in time now, not when the generator is collected
+    return rows[:limit] if limit else rows

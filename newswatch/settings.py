@@ -63,6 +63,24 @@ class ElasticsearchSettings(BaseModel):
     run_as: str = Field("newswatch", description="Unprivileged user the local node runs as when started by root")
 
 
+class PostgresSettings(BaseModel):
+    """The local PostgreSQL of ``stack up --services postgres``: Airflow's metadata database and the Celery
+    result backend when ``NEWSWATCH_AIRFLOW_EXECUTOR=celery``."""
+
+    port: int = Field(5433, description="Port of the local PostgreSQL (on 127.0.0.1; not a distro server's 5432)")
+    database: str = Field("airflow", description="Database `stack up` creates for Airflow")
+    user: str = Field("airflow", description="Role that owns that database")
+    password: SecretStr | None = Field(None, description="Its password (default: generated once, kept in the "
+                                                         "cache folder beside the data)")
+
+
+class RedisSettings(BaseModel):
+    """The local Redis of ``stack up --services redis``: the Celery broker."""
+
+    port: int = Field(6380, description="Port of the local Redis (on 127.0.0.1; not a distro server's 6379)")
+    password: SecretStr | None = Field(None, description="Its password (default: generated once, like PostgreSQL's)")
+
+
 class SMTPSettings(BaseModel):
     host: str = Field("127.0.0.1", description="SMTP server host")
     port: int = Field(8025, description="SMTP server port (the local sink listens here)")
@@ -138,8 +156,13 @@ class Settings(BaseSettings):
     alert_lookback_days: int = Field(7, description="Only articles indexed this recently can trigger alerts")
     demo_port: int = Field(8765, description="Port of the sample news site")
     airflow_port: int = Field(8080, description="Port of the Airflow UI")
+    airflow_executor: Literal["local", "celery"] = Field(
+        "local", description="`celery`: `stack up` runs Airflow's components with the CeleryExecutor on the local "
+                             "PostgreSQL and Redis (started with it) instead of `airflow standalone`")
     es: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)
     smtp: SMTPSettings = Field(default_factory=SMTPSettings)
+    postgres: PostgresSettings = Field(default_factory=PostgresSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
 

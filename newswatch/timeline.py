@@ -47,7 +47,7 @@ class TimelineQuery(BaseModel):
     stack: Literal["level", "topic"] = "level"
     top_stories: int = Field(10, ge=0, le=100)
     top_articles: int = Field(10, ge=0, le=100)
-    claims: int = Field(500, ge=0, le=2000, description="Articles with claims to read at most.")
+    claims: int = Field(200, ge=0, le=2000, description="Articles with claims to read at most (newest first).")
 
     @field_validator("q", "topic", "story")
     @classmethod
@@ -166,8 +166,10 @@ def articles_body(tq: TimelineQuery, interval: str) -> dict[str, Any]:
             "range": {"stats": {"field": "published"}},
             "story_count": {"cardinality": {"field": "story_id"}},
             "stories": {
-                "terms": {"field": "story_id", "size": tq.top_stories or 1,
-                          "order": [{"_count": "desc"}, {"last": "desc"}]},
+                # breadth first: the sub-aggregations (dates, outlets, languages, the lead article) are computed
+                # for the top stories only, not for every story of the range (tens of thousands at 1 M articles)
+                "terms": {"field": "story_id", "size": tq.top_stories or 1, "order": {"_count": "desc"},
+                          "collect_mode": "breadth_first"},
                 "aggs": {
                     "first": {"min": {"field": "published"}},
                     "last": {"max": {"field": "published"}},

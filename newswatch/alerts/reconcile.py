@@ -37,7 +37,7 @@ def merge_split_stories(es: Elasticsearch, settings: Settings, topic: str,
                         views: dict[str, StoryView]) -> dict[str, StoryView]:
     if len(views) < 2:
         return views
-    art_index = index.index_name(settings, "articles")
+    art_index = index.write_alias(settings, "articles")
     alerted = _alerted(es, index.index_name(settings, "alerts"), topic, sorted(views))
     new = [sid for sid in views if sid not in alerted]
     if not new:

@@ -3,7 +3,7 @@
 The CLI only parses options and formats output; the work is in ``newswatch.steps`` (through a
 ``Runtime``, exactly as the DAG tasks do) and in the query functions of ``newswatch.search``.
 
-- ``pipeline``: poll, fetch, index, ingest, tag, reprocess, alert, init, staging prune
+- ``pipeline``: poll, fetch, index, ingest, tag, reprocess, alert, init, reindex, staging prune
 - ``query``: search, timeline, stories, claims, feeds status/discover, mail list
 - ``stack``: stack up/down/status, demo-site, serve-mail
 - ``topics``: tag, topics list/eval/explain (the topic authoring loop)

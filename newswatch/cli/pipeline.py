@@ -226,12 +226,38 @@ def retag(as_json: bool, ids: str | None) -> None:
 @main.command("init")
 @click.option("--json", "as_json", is_flag=True)
 def init(as_json: bool) -> None:
-    """Install index templates and create indices (idempotent)."""
+    """Install index templates, create the versioned indices and their aliases (idempotent).
+
+    An index of a release without aliases is moved behind them, once."""
     from newswatch import index
 
     with Runtime() as rt:
         created = index.ensure_indices(rt.es, rt.settings)
     emit({"created": created}, as_json)
+
+
+@main.command("reindex")
+@click.option("--kind", type=click.Choice(["articles", "feeds", "feedhealth", "alerts", "pages"]),
+              default="articles", show_default=True)
+@click.option("--keep-old", is_flag=True, help="Keep the old index (read-only, named by no alias).")
+@click.option("--requests-per-second", type=click.FloatRange(min=0, min_open=True),
+              help="Throttle the copy (documents a second; default: as fast as the cluster goes).")
+@click.option("--json", "as_json", is_flag=True)
+def reindex_cmd(kind: str, keep_old: bool, requests_per_second: float | None, as_json: bool) -> None:
+    """Move an index to the current mapping version with no downtime, then swap its aliases.
+
+    Writes go to the new index from the start; reads stay on the old one until the copy is done."""
+    from newswatch.reindex import reindex
+
+    def report(counts: dict[str, Any]) -> None:
+        click.echo(f"  copied {counts['copied']}/{counts['total']} ({counts['conflicts']} newer in the new index)",
+                   err=True)
+
+    with Runtime() as rt:
+        result = reindex(rt.es, rt.settings, kind, keep_old=keep_old, requests_per_second=requests_per_second,
+                         on_progress=report)
+    emit(result, as_json, human=f"{result['old_index']} → {result['new_index']}: {result['copied']} copied, "
+                                f"{result['conflicts']} already newer there, {result['took_ms']} ms")
 
 
 @main.group()

@@ -130,14 +130,14 @@ def stories(query: str | None, levels: tuple[str, ...], topic: str | None, size:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--size", default=1000, show_default=True, type=click.IntRange(1, 10000),
-              help="Articles with claims to read at most.")
-def claims(as_json: bool, size: int) -> None:
-    """Timeline of reported DPRK troop numbers: date, number, who said it, article."""
+@click.option("--limit", "--size", "limit", default=1000, show_default=True, type=click.IntRange(min=0),
+              help="Claims to list at most, newest first (0: all of them).")
+def claims(as_json: bool, limit: int) -> None:
+    """Reported DPRK troop numbers, newest first: date, number, who said it, article."""
     from newswatch.search import claims_timeline
 
     with Runtime() as rt:
-        rows = claims_timeline(_reader(rt), rt.settings, size=size)
+        rows = claims_timeline(_reader(rt), rt.settings, limit=limit)
 
     def line(r: dict[str, Any]) -> str:
         num = f"{r['count']:,}" + (f"–{r['count_max']:,}" if r.get("count_max") else "")

@@ -47,11 +47,13 @@ def demo_site(port: int | None) -> None:
 
 @main.group()
 def stack() -> None:
-    """The local services: Elasticsearch, SMTP sink, sample site, Airflow."""
+    """The local services: Elasticsearch, PostgreSQL, Redis, SMTP sink, sample site, Airflow."""
 
 
 @stack.command("up")
-@click.option("--services", default="es,mail", show_default=True, help="Comma-separated: es,mail,site,airflow.")
+@click.option("--services", default="es,mail", show_default=True,
+              help="Comma-separated: es,postgres,redis,mail,site,airflow (airflow with "
+                   "NEWSWATCH_AIRFLOW_EXECUTOR=celery starts postgres and redis too).")
 @click.option("--json", "as_json", is_flag=True)
 def stack_up(services: str, as_json: bool) -> None:
     """Start services (Elasticsearch is downloaded from Maven Central on first use)."""

@@ -75,8 +75,13 @@ def es_home(settings: Settings) -> Path:
     return settings.cache_dir / f"elasticsearch-{settings.es.version}"
 
 
+def es_local_url(settings: Settings) -> str:
+    """The node ``stack up`` runs: the first of ``NEWSWATCH_ES__URL``'s comma-separated URLs."""
+    return settings.es.url.split(",")[0].strip().rstrip("/")
+
+
 def es_port(settings: Settings) -> int:
-    return httpx.URL(settings.es.url).port or 9200
+    return httpx.URL(es_local_url(settings)).port or 9200
 
 
 def es_node_dir(settings: Settings) -> Path:
@@ -123,8 +128,9 @@ def ensure_es_distribution(settings: Settings) -> Path:
     return home
 
 
-def _es_user(settings: Settings) -> pwd.struct_passwd | None:
-    """The account Elasticsearch runs as: ourselves, or (as root) the unprivileged ``run_as`` user."""
+def service_user(settings: Settings) -> pwd.struct_passwd | None:
+    """The account the local servers (Elasticsearch, PostgreSQL, Redis) run as: ourselves, or (as root) the
+    unprivileged ``run_as`` user (created on first use): Elasticsearch and PostgreSQL refuse to run as root."""
     if os.geteuid() != 0:
         return None
     name = settings.es.run_as
@@ -136,9 +142,25 @@ def _es_user(settings: Settings) -> pwd.struct_passwd | None:
         return pwd.getpwnam(name)
 
 
+def as_user(argv: list[str], user: pwd.struct_passwd | None) -> list[str]:
+    """``argv`` run as ``user`` (``setpriv`` execs it: the pid is the server's own), or as is."""
+    if user is None:
+        return argv
+    return ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups", *argv]
+
+
+def own_dir(settings: Settings, path: Path, user: pwd.struct_passwd | None) -> None:
+    """Make ``path`` (under the cache folder's ``run/``) the unprivileged user's, with its parents enterable."""
+    path.mkdir(parents=True, exist_ok=True)
+    if user is not None:
+        for parent in [settings.cache_dir, settings.cache_dir / "run"]:
+            parent.chmod(0o755)
+        subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(path)], check=True)
+
+
 def es_healthy(settings: Settings, timeout: float = 2.0) -> dict[str, Any] | None:
     try:
-        resp = httpx.get(f"{settings.es.url.rstrip('/')}/_cluster/health", timeout=timeout, trust_env=False)
+        resp = httpx.get(f"{es_local_url(settings)}/_cluster/health", timeout=timeout, trust_env=False)
         if resp.status_code == 200 and resp.json().get("status") in ("green", "yellow"):
             data: dict[str, Any] = resp.json()
             return data
@@ -147,39 +169,41 @@ def es_healthy(settings: Settings, timeout: float = 2.0) -> dict[str, Any] | Non
     return None
 
 
+def launch_es_node(settings: Settings, node: Path, options: dict[str, str], *, heap: str | None = None) -> Path:
+    """Start one Elasticsearch node daemonised (pid in ``node/pid``) with its data, logs and config under
+    ``node`` and ``-E`` ``options`` on top of the common ones (loopback, no security, no disk watermarks);
+    return the JDK it runs on. Used for the single node of ``stack up`` and for the nodes of a cluster."""
+    home = ensure_es_distribution(settings)
+    java = find_java(settings, 21 if int(settings.es.version.split(".")[0]) >= 9 else 17)
+    for sub in ("data", "logs", "tmp"):
+        (node / sub).mkdir(parents=True, exist_ok=True)
+    if not (node / "config").exists():
+        shutil.copytree(home / "config", node / "config")
+    user = service_user(settings)
+    own_dir(settings, node, user)
+    common = {"network.host": "127.0.0.1", "path.data": str(node / "data"), "path.logs": str(node / "logs"),
+              "xpack.security.enabled": "false", "cluster.routing.allocation.disk.threshold_enabled": "false"}
+    argv = [str(home / "bin" / "elasticsearch"), "-d", "-p", str(node / "pid")]
+    for key, value in {**common, **options}.items():
+        argv += ["-E", f"{key}={value}"]
+    heap = heap or settings.es.heap
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "ES_JAVA_HOME": str(java), "ES_PATH_CONF": str(node / "config"),
+           "ES_TMPDIR": str(node / "tmp"), "ES_JAVA_OPTS": f"-Xms{heap} -Xmx{heap}", "HOME": str(node)}
+    out = subprocess.run(as_user(argv, user), env=env, capture_output=True, text=True, cwd=str(node))
+    if out.returncode != 0:
+        raise ServiceError(f"Elasticsearch failed to start:\n{out.stdout[-3000:]}{out.stderr[-3000:]}")
+    return java
+
+
 def start_es(settings: Settings, *, wait: float = 180.0) -> dict[str, Any]:
     """Start a single-node Elasticsearch unless one already answers; wait until it is healthy."""
     started = time.monotonic()
     if es_healthy(settings):
         return {"service": "elasticsearch", "status": "already running", "url": settings.es.url, "seconds": 0.0}
-    home = ensure_es_distribution(settings)
-    java = find_java(settings, 21 if int(settings.es.version.split(".")[0]) >= 9 else 17)
     node = es_node_dir(settings)
-    for sub in ("data", "logs", "tmp"):
-        (node / sub).mkdir(parents=True, exist_ok=True)
-    if not (node / "config").exists():
-        shutil.copytree(home / "config", node / "config")
-    user = _es_user(settings)
-    if user is not None:
-        for parent in [settings.cache_dir, settings.cache_dir / "run"]:
-            parent.chmod(0o755)
-        subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(node)], check=True)
     port = es_port(settings)
-    pidfile = node / "pid"
-    argv = [
-        str(home / "bin" / "elasticsearch"), "-d", "-p", str(pidfile),
-        "-E", "network.host=127.0.0.1", "-E", f"http.port={port}", "-E", f"transport.port={port + 100}-{port + 200}",
-        "-E", "discovery.type=single-node", "-E", f"path.data={node / 'data'}", "-E", f"path.logs={node / 'logs'}",
-        "-E", "xpack.security.enabled=false", "-E", "cluster.routing.allocation.disk.threshold_enabled=false",
-    ]
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "ES_JAVA_HOME": str(java), "ES_PATH_CONF": str(node / "config"),
-           "ES_TMPDIR": str(node / "tmp"), "ES_JAVA_OPTS": f"-Xms{settings.es.heap} -Xmx{settings.es.heap}",
-           "HOME": str(node)}
-    if user is not None:
-        argv = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups", *argv]
-    out = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=str(node))
-    if out.returncode != 0:
-        raise ServiceError(f"Elasticsearch failed to start:\n{out.stdout[-3000:]}{out.stderr[-3000:]}")
+    java = launch_es_node(settings, node, {"http.port": str(port), "transport.port": f"{port + 100}-{port + 200}",
+                                           "discovery.type": "single-node"})
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         health = es_healthy(settings)
@@ -322,9 +346,10 @@ def airflow_home(settings: Settings) -> Path:
 
 
 def airflow_env(settings: Settings) -> dict[str, str]:
-    """Environment for every airflow command: home under var/, DAGs from dags/, no examples, unpaused."""
+    """Environment for every airflow command: home under var/, DAGs from dags/, no examples, unpaused; with
+    ``NEWSWATCH_AIRFLOW_EXECUTOR=celery`` also the CeleryExecutor on the local PostgreSQL and Redis."""
     home = airflow_home(settings)
-    return {
+    env = {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),  # the timeline page
@@ -344,6 +369,31 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         # standalone starts its components as `airflow …` subprocesses: our venv's bin must come first
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
+    if settings.airflow_executor == "celery":
+        from newswatch.localstack import pgredis
+
+        env.update({
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pgredis.airflow_db_url(settings),
+            "AIRFLOW__CELERY__BROKER_URL": pgredis.celery_broker_url(settings),
+            "AIRFLOW__CELERY__RESULT_BACKEND": pgredis.celery_result_backend(settings),
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",
+            # separate processes: the workers reach the API server, and all of them sign with one key
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{settings.airflow_port}/execution/",
+            "AIRFLOW__API_AUTH__JWT_SECRET": _kept_secret(home / "jwt_secret"),
+        })
+    return env
+
+
+def _kept_secret(path: Path) -> str:
+    """A random secret created once and kept in ``path`` (ours only)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and path.read_text().strip():
+        return path.read_text().strip()
+    value = secrets.token_urlsafe(32)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
 
 
 def airflow_password(settings: Settings) -> str:
@@ -360,11 +410,32 @@ def airflow_password(settings: Settings) -> str:
     return password
 
 
+# The separate processes of the CeleryExecutor (``airflow standalone`` would force the LocalExecutor); the
+# API server last, so that its health answer means all of them have been launched.
+CELERY_COMPONENTS = (("scheduler", ["scheduler"]), ("dag-processor", ["dag-processor"]),
+                     ("triggerer", ["triggerer"]), ("worker", ["celery", "worker"]), ("api-server", ["api-server"]))
+
+
 def start_airflow(settings: Settings, *, wait: float = 240.0) -> dict[str, Any]:
+    """``airflow standalone`` (LocalExecutor, SQLite), or with ``NEWSWATCH_AIRFLOW_EXECUTOR=celery`` the
+    scheduler, DAG processor, triggerer, a Celery worker and the API server as separate processes."""
     password = airflow_password(settings)
     airflow = Path(sys.executable).with_name("airflow")
-    res = start_process(settings, "airflow", [str(airflow), "standalone"], env=airflow_env(settings),
-                        ready_url=f"http://127.0.0.1:{settings.airflow_port}/api/v2/monitor/health", wait=wait)
+    health = f"http://127.0.0.1:{settings.airflow_port}/api/v2/monitor/health"
+    env = airflow_env(settings)
+    if settings.airflow_executor == "celery":
+        started = time.monotonic()
+        migrate = subprocess.run([str(airflow), "db", "migrate"], env={**os.environ, **env}, capture_output=True,
+                                 text=True, cwd=str(REPO_ROOT), timeout=600)
+        if migrate.returncode != 0:
+            raise ServiceError(f"airflow db migrate failed on PostgreSQL: {migrate.stderr.strip()[-1500:]}")
+        for name, args in CELERY_COMPONENTS:
+            start_process(settings, f"airflow-{name}", [str(airflow), *args], env=env,
+                          ready_url=health if name == "api-server" else None, wait=wait)
+        res: dict[str, Any] = {"service": "airflow", "status": "started", "executor": "CeleryExecutor",
+                               "seconds": round(time.monotonic() - started, 1)}
+    else:
+        res = start_process(settings, "airflow", [str(airflow), "standalone"], env=env, ready_url=health, wait=wait)
     res.update(url=f"http://127.0.0.1:{settings.airflow_port}", user="admin", password=password,
                timeline_url=timeline_url(settings))
     return res
@@ -377,42 +448,63 @@ def timeline_url(settings: Settings) -> str:
 
 # ------------------------------------------------------------------------------------------------- stack
 
-SERVICES = ("es", "mail", "site", "airflow")
+SERVICES = ("es", "postgres", "redis", "mail", "site", "airflow")
 
 
 def up(settings: Settings, services: list[str]) -> list[dict[str, Any]]:
-    out = []
-    for name in SERVICES:
-        if name not in services:
-            continue
-        if name == "es":
-            out.append(start_es(settings))
-        elif name == "mail":
-            out.append(start_mail(settings))
-        elif name == "site":
-            out.append(start_site(settings))
-        elif name == "airflow":
-            out.append(start_airflow(settings))
-    return out
+    """Start ``services`` in dependency order; Airflow on the CeleryExecutor brings PostgreSQL and Redis."""
+    from newswatch.localstack import pgredis
+
+    unknown = set(services) - set(SERVICES)
+    if unknown:
+        raise ServiceError(f"unknown service(s) {', '.join(sorted(unknown))}; known: {', '.join(SERVICES)}")
+    wanted = set(services)
+    if "airflow" in wanted and settings.airflow_executor == "celery":
+        wanted |= {"postgres", "redis"}
+    starters = {"es": start_es, "postgres": pgredis.start_postgres, "redis": pgredis.start_redis,
+                "mail": start_mail, "site": start_site, "airflow": start_airflow}
+    return [starters[name](settings) for name in SERVICES if name in wanted]
+
+
+# the Airflow processes ``stack up`` may have started: ``airflow`` (standalone) or the Celery ones
+AIRFLOW_PROCESSES = ("airflow", *(f"airflow-{name}" for name, _ in CELERY_COMPONENTS))
 
 
 def down(settings: Settings, services: list[str] | None = None) -> list[dict[str, Any]]:
+    from newswatch.localstack import pgredis
+
     out = []
     for name in reversed(SERVICES):
         if services and name not in services:
             continue
-        out.append(stop_es(settings) if name == "es" else stop_process(settings, name))
+        if name == "es":
+            out.append(stop_es(settings))
+        elif name == "postgres":
+            out.append(pgredis.stop_postgres(settings))
+        elif name == "redis":
+            out.append(pgredis.stop_redis(settings))
+        elif name == "airflow":
+            rows = [stop_process(settings, n) for n in AIRFLOW_PROCESSES]
+            out += [r for r in rows if r["status"] != "not running"] or rows[:1]
+        else:
+            out.append(stop_process(settings, name))
     return out
 
 
 def status(settings: Settings) -> list[dict[str, Any]]:
+    from newswatch.localstack import pgredis
+
     health = es_healthy(settings)
     rows: list[dict[str, Any]] = [{"service": "elasticsearch", "url": settings.es.url,
                                    "status": health["status"] if health else "down"}]
-    for name in ("mail", "site", "airflow"):
+    rows += pgredis.status_rows(settings)
+    for name in ("mail", "site"):
         pid = _pid_alive(_run_dir(settings) / f"{name}.pid")
-        row: dict[str, Any] = {"service": name, "status": "running" if pid else "down", "pid": pid}
-        if name == "airflow":
-            row.update(url=f"http://127.0.0.1:{settings.airflow_port}", timeline_url=timeline_url(settings))
-        rows.append(row)
+        rows.append({"service": name, "status": "running" if pid else "down", "pid": pid})
+    pids = {n: _pid_alive(_run_dir(settings) / f"{n}.pid") for n in AIRFLOW_PROCESSES}
+    running = [n for n, pid in pids.items() if pid]
+    rows.append({"service": "airflow", "status": "running" if running else "down",
+                 "executor": "CeleryExecutor" if any(n != "airflow" for n in running) else "LocalExecutor",
+                 "processes": ",".join(running) or None,
+                 "url": f"http://127.0.0.1:{settings.airflow_port}", "timeline_url": timeline_url(settings)})
     return rows

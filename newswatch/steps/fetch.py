@@ -119,7 +119,7 @@ def fetch_batch(rt: Runtime, batch: str, *, on_report: Callable[[Report], None] 
     got = fetch_entries(rt, entries, on_report=on_report)
     rt.ensure_indices()
     es, settings = rt.es, rt.settings
-    known = index.existing_ids(es, index.index_name(settings, "articles"), list(got.articles))
+    known = set(index.find_docs(es, settings, "articles", list(got.articles), source=False))
     if known:
         index.add_link_ids(es, settings, {i: got.articles[i].link_ids for i in known})
         for i in known:

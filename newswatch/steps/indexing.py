@@ -66,7 +66,8 @@ def index_articles(rt: Runtime, articles: Iterable[Article], *, chunk: int = CHU
     rt.ensure_indices()
     es = rt.es
     topics = load_topics(settings.config_dir, default=settings.topic)
-    art_index = index.index_name(settings, "articles")
+    art_index = index.write_alias(settings, "articles")
+    reads = index.index_name(settings, "articles")  # the clustering searches: the old index during a reindex
     totals: Counter[str] = Counter()
     seen: set[str] = set()
     for part in chunks(articles, chunk):
@@ -80,8 +81,8 @@ def index_articles(rt: Runtime, articles: Iterable[Article], *, chunk: int = CHU
                 **dedupe.fingerprint(art.text), "search_text": textnorm.search_text(art.title, art.text, art.lang)})
         if not records:
             continue
-        resp = es.mget(index=art_index, ids=list(records), source=["story_id", "indexed_at", "link_ids", *_REUSE])
-        existing = {d["_id"]: d["_source"] for d in resp["docs"] if d.get("found")}
+        existing = index.find_docs(es, settings, "articles", list(records),
+                                   fields=["story_id", "indexed_at", "link_ids", *_REUSE])
         now = feedstate.now_utc().isoformat()
         for i, art in records.items():
             old = existing.get(i, {})
@@ -94,7 +95,7 @@ def index_articles(rt: Runtime, articles: Iterable[Article], *, chunk: int = CHU
         _add_story_features(records)
         fresh = [a for i, a in records.items() if i not in existing and not a.story_id]
         docs = [a.model_dump(mode="json") for a in fresh]
-        totals["joined_stories"] += stories.assign(docs, stories.es_candidates(es, art_index))
+        totals["joined_stories"] += stories.assign(docs, stories.es_candidates(es, reads))
         for d in docs:
             records[d["id"]] = records[d["id"]].model_copy(update={"story_id": d["story_id"]})
         counts = index.bulk_upsert(es, art_index, ((i, a.doc()) for i, a in records.items()))

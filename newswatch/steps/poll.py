@@ -100,8 +100,8 @@ def poll_feeds(
     mine = [f for f in feeds if shard_of(f.url, shards) == shard]
     states: dict[str, FeedState] = {}
     if not rt.dry_run and mine:
-        resp = rt.es.mget(index=index.index_name(settings, "feeds"), ids=[doc_id(f.url) for f in mine])
-        states = {d["_id"]: FeedState.model_validate(d["_source"]) for d in resp["docs"] if d.get("found")}
+        stored = index.find_docs(rt.es, settings, "feeds", [doc_id(f.url) for f in mine])
+        states = {i: FeedState.model_validate(src) for i, src in stored.items()}
     due = [f for f in mine if force or feedstate.is_due(states.get(doc_id(f.url)))]
     summary: dict[str, Any] = {"shard": shard, "shards": shards, "feeds": len(mine), "polled": len(due), "ok": 0,
                                "not_modified": 0, "errors": 0, "entries": 0, "new_entries": 0, "backlog": 0}
@@ -155,7 +155,7 @@ def poll_feeds(
     if stage is not None:
         stage(staged)
     if not rt.dry_run and new_states:
-        index.bulk_upsert(rt.es, index.index_name(settings, "feeds"), ((i, s.doc()) for i, s in new_states))
+        index.bulk_upsert(rt.es, index.write_alias(settings, "feeds"), ((i, s.doc()) for i, s in new_states))
     log.info("poll shard %d/%d: %s", shard, shards, summary)
     return summary, staged
 

@@ -28,12 +28,10 @@ def reprocess(rt: Runtime, ids: Sequence[str] | None = None, *, chunk: int = CHU
     """
     rt.ensure_indices()
     es, settings = rt.es, rt.settings
-    art_index = index.index_name(settings, "articles")
     totals: Counter[str] = Counter()
     errors: Counter[str] = Counter()
     for pages in chunks(index.iter_pages(es, settings, ids), chunk):
-        resp = es.mget(index=art_index, ids=[p.id for p in pages])
-        old_docs = {d["_id"]: d["_source"] for d in resp["docs"] if d.get("found")}
+        old_docs = index.find_docs(es, settings, "articles", [p.id for p in pages])
         redone = [a for a in (_redo(p, old_docs.get(p.id, {}), errors, settings.fetch.byline_search)
                               for p in pages) if a is not None]
         totals["pages"] += len(pages)

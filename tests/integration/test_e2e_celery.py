@@ -1,9 +1,10 @@
-"""The same DAGs, unchanged, under CeleryExecutor: scheduler, DAG processor, API server and a Celery worker
-as separate processes, the way a multi-host deployment runs them.
+"""The same DAGs, unchanged, under CeleryExecutor on the production parts: scheduler, DAG processor, API
+server and a Celery worker as separate processes, the way a multi-host deployment runs them.
 
-The Celery broker and result backend are SQLAlchemy on SQLite files (kombu's ``sqla+sqlite`` transport), so
-no Redis or RabbitMQ has to run here; the executor, the worker and the task protocol are Celery's own.
-Tasks share nothing but Elasticsearch and the staging URL, as on separate hosts. The poll run is
+Airflow's metadata database and the Celery result backend are PostgreSQL, the broker is Redis: both from
+the Debian packages (``scripts/install-test-tools.sh``), started by the ``pg_redis`` fixture as unprivileged
+processes on free loopback ports (``newswatch.localstack.pgredis``) and stopped and deleted afterwards, also
+when the test fails. Tasks share nothing but Elasticsearch and the staging URL, as on separate hosts. The poll run is
 triggered; its Asset event must schedule the alert run; both must succeed with every task instance run by
 the Celery worker, and the documents and emails must be those of the LocalExecutor path.
 """
@@ -17,14 +18,17 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 
 from newswatch import index
 from newswatch.clients import make_es
+from newswatch.localstack import pgredis
 from newswatch.localstack.demosite import expected_articles
-from newswatch.settings import ElasticsearchSettings, Settings
+from newswatch.settings import ElasticsearchSettings, PostgresSettings, RedisSettings, Settings
 from tests.conftest import free_port
 from tests.integration.helpers import airflow_env, expected_backlog_digests
 
@@ -32,6 +36,20 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+
+
+@pytest.fixture()
+def pg_redis(tmp_path: Path) -> Iterator[Settings]:
+    """PostgreSQL and Redis on free loopback ports, from empty; stopped and removed afterwards."""
+    settings = Settings(var_dir=tmp_path / "var", postgres=PostgresSettings(port=free_port()),
+                        redis=RedisSettings(port=free_port()))
+    try:
+        for row in (pgredis.start_postgres(settings), pgredis.start_redis(settings)):
+            print(f"\n{row['service']} on {row['url']} in {row['seconds']}s")
+        yield settings
+    finally:
+        pgredis.stop_redis(settings, remove=True)
+        pgredis.stop_postgres(settings, remove=True)
 
 
 def _json_list(stdout: str) -> list[dict]:
@@ -54,7 +72,9 @@ def _task_states(env: dict[str, str], dag_id: str, run_id: str) -> list[dict]:
     return _json_list(proc.stdout)
 
 
-def test_poll_and_alert_dags_under_celery(es_url: str, demo_site: str, smtp_sink, tmp_path: Path) -> None:
+@pytest.mark.timeout(900)  # db migrate on PostgreSQL and five Airflow processes on a shared 2-core machine
+def test_poll_and_alert_dags_under_celery(es_url: str, demo_site: str, smtp_sink, pg_redis: Settings,
+                                          tmp_path: Path) -> None:
     port, maildir = smtp_sink
     home = tmp_path / "airflow"
     home.mkdir()
@@ -63,9 +83,9 @@ def test_poll_and_alert_dags_under_celery(es_url: str, demo_site: str, smtp_sink
     env = airflow_env(home, tmp_path, es_url=es_url, prefix=prefix, smtp_port=port, demo_site=demo_site, **{
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-        "AIRFLOW__CELERY__BROKER_URL": f"sqla+sqlite:///{home}/celery-broker.db",
-        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+sqlite:///{home}/celery-results.db",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pgredis.airflow_db_url(pg_redis),
+        "AIRFLOW__CELERY__BROKER_URL": pgredis.celery_broker_url(pg_redis),
+        "AIRFLOW__CELERY__RESULT_BACKEND": pgredis.celery_result_backend(pg_redis),
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
         "AIRFLOW__API_AUTH__JWT_SECRET": uuid.uuid4().hex,
@@ -74,8 +94,9 @@ def test_poll_and_alert_dags_under_celery(es_url: str, demo_site: str, smtp_sink
         "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
         "NEWSWATCH_POLL_SCHEDULE": "none",  # only the triggered run: no scheduled run queued ahead of it
     })
-    subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True,
-                   timeout=300, cwd=REPO)
+    migrate = subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True,
+                             timeout=300, cwd=REPO)
+    assert migrate.returncode == 0, migrate.stderr[-3000:]
     procs: list[subprocess.Popen[bytes]] = []
     logs = {}
     settings = Settings(es=ElasticsearchSettings(url=es_url, index_prefix=prefix))
@@ -127,6 +148,17 @@ def test_poll_and_alert_dags_under_celery(es_url: str, demo_site: str, smtp_sink
         extra = sum(len(_task_states(env, "newswatch_alert", r["run_id"])) for r in _runs(env, "newswatch_alert")
                     if r["run_id"] != alert["run_id"])
         assert len(done) >= 9 and ran >= len(done), (ran, done, extra, tails["worker"])  # retries count too
+        # … with Redis as its broker and its results in PostgreSQL (Celery's own table there)
+        assert f"127.0.0.1:{pg_redis.redis.port}" in worker_log, tails["worker"]
+        engine = sqlalchemy.create_engine(pgredis.airflow_db_url(pg_redis))
+        try:
+            with engine.connect() as conn:
+                results = dict(conn.execute(sqlalchemy.text(
+                    "SELECT status, count(*) FROM celery_taskmeta GROUP BY status")).all())
+        finally:
+            engine.dispose()
+        assert results.get("SUCCESS", 0) >= len(done), (results, len(done))
+        print(f"Celery results in PostgreSQL: {results}; worker log: {ran} workloads, {len(done)} task instances")
 
         expected = expected_articles()
         art_index = index.index_name(settings, "articles")

@@ -120,11 +120,16 @@ def test_timeline_and_stories_use_the_same_query(corpus) -> None:
     assert any("<em>" in h for a in tl["articles"] for h in a["highlights"])  # inflected forms are marked
 
 
+def props_of(es, name: str) -> dict:
+    """The mapping's properties of the index behind ``name`` (an alias answers under its concrete index)."""
+    return next(iter(es.indices.get_mapping(index=name).values()))["mappings"]["properties"]
+
+
 def test_the_local_build_has_no_language_analyzers_and_the_template_installs(corpus) -> None:
     rt, _ = corpus
     assert index.language_analyzers(rt.es) == []  # "failed to find global analyzer [english]"
     name = index.index_name(rt.settings, "articles")
-    props = rt.es.indices.get_mapping(index=name)[name]["mappings"]["properties"]
+    props = props_of(rt.es, name)
     assert props["search_text"] == {"type": "text"} and set(props["text"]) == {"type"}
 
 
@@ -137,11 +142,11 @@ def test_language_multi_fields_are_added_in_place(es_url: str, settings_factory)
     name = index.index_name(settings, "articles")
     body = index.with_language_fields(index.template_body("articles"), ["standard"])
     rt.es.indices.put_mapping(index=name, properties=body["mappings"]["properties"])
-    props = rt.es.indices.get_mapping(index=name)[name]["mappings"]["properties"]
+    props = props_of(rt.es, name)
     assert props["title"]["fields"]["standard"] == {"type": "text", "analyzer": "standard"}
     assert props["text"]["fields"] == {"standard": {"type": "text", "analyzer": "standard"}}
     index.ensure_indices(rt.es, settings)  # the plain template again: multi-fields are never removed
-    assert "standard" in rt.es.indices.get_mapping(index=name)[name]["mappings"]["properties"]["text"]["fields"]
+    assert "standard" in props_of(rt.es, name)["text"]["fields"]
     rt.close()
 
 
@@ -162,7 +167,7 @@ def test_an_old_index_gets_the_field_and_retag_fills_it(es_url: str, settings_fa
     es.index(index=name, id=art.id, document=doc, refresh=True)
 
     index.ensure_indices(es, settings)
-    assert "search_text" in es.indices.get_mapping(index=name)[name]["mappings"]["properties"]
+    assert "search_text" in props_of(es, name)
     assert [h["id"] for h in search_articles(es, settings, "северокорейских военных")] == [art.id]  # as written
     assert search_articles(es, settings, "северокорейские военные") == []  # no normal forms yet
 
