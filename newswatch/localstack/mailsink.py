@@ -20,7 +20,8 @@ if TYPE_CHECKING:  # aiosmtpd comes with the `stack` extra; reading the kept mai
 
 
 class EmlHandler:
-    """aiosmtpd handler writing each message to ``<folder>/<time>-<hash>.eml``."""
+    """aiosmtpd handler writing each message to ``<folder>/<time to the microsecond>-<hash>.eml``: the names
+    sort in the order the messages arrived (two in one second too)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -28,7 +29,9 @@ class EmlHandler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         data = envelope.original_content or b""
-        name = f"{time.strftime('%Y%m%dT%H%M%S')}-{hashlib.sha1(data).hexdigest()[:12]}.eml"
+        now = time.time()
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime(now)) + f".{int(now * 1e6) % 1_000_000:06d}"
+        name = f"{stamp}-{hashlib.sha1(data).hexdigest()[:12]}.eml"
         tmp = self.folder / (name + ".tmp")
         tmp.write_bytes(data)
         tmp.rename(self.folder / name)
