@@ -130,16 +130,19 @@ def list_stories(es: Elasticsearch, settings: Settings, query: str | None = None
             },
         }},
     )
-    out = []
-    for b in resp["aggregations"]["stories"]["buckets"]:
-        lead = b["lead"]["hits"]["hits"][0]["_source"]
-        out.append({"story_id": b["key"], "articles": b["doc_count"],
-                    "first_seen": b["first"].get("value_as_string"), "last_seen": b["last"].get("value_as_string"),
-                    "outlets": [o["key"] for o in b["outlets"]["buckets"]],
-                    "languages": [lang["key"] for lang in b["langs"]["buckets"]],
-                    "levels": {lv["key"]: lv["doc_count"] for lv in b["levels"]["buckets"]},
-                    "title": lead.get("title"), "url": lead.get("url")})
-    return out
+    return [story_row(b) for b in resp["aggregations"]["stories"]["buckets"]]
+
+
+def story_row(bucket: dict[str, Any]) -> dict[str, Any]:
+    """One story of a ``story_id`` terms bucket with the sub-aggregations first/last/outlets/langs/levels/lead
+    (``list_stories`` and the timeline view build the same ones)."""
+    lead = bucket["lead"]["hits"]["hits"][0]["_source"]
+    return {"story_id": bucket["key"], "articles": bucket["doc_count"],
+            "first_seen": bucket["first"].get("value_as_string"), "last_seen": bucket["last"].get("value_as_string"),
+            "outlets": [o["key"] for o in bucket["outlets"]["buckets"]],
+            "languages": [lang["key"] for lang in bucket["langs"]["buckets"]],
+            "levels": {lv["key"]: lv["doc_count"] for lv in bucket["levels"]["buckets"]},
+            "title": lead.get("title"), "url": lead.get("url"), "source": lead.get("source")}
 
 
 def claims_timeline(es: Elasticsearch, settings: Settings, *, limit: int | None = 1000) -> list[dict[str, Any]]:

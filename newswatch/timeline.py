@@ -264,15 +264,7 @@ def run_timeline(es: Elasticsearch, settings: Settings, tq: TimelineQuery) -> di
     aggs = arts["aggregations"]
     took += int(arts.get("took", 0))
 
-    stories = []
-    for b in aggs["stories"]["buckets"][: tq.top_stories]:
-        lead = b["lead"]["hits"]["hits"][0]["_source"]
-        stories.append({"story_id": b["key"], "articles": b["doc_count"],
-                        "first_seen": b["first"].get("value_as_string"), "last_seen": b["last"].get("value_as_string"),
-                        "outlets": [o["key"] for o in b["outlets"]["buckets"]],
-                        "languages": [lg["key"] for lg in b["langs"]["buckets"]],
-                        "levels": {lv["key"]: lv["doc_count"] for lv in b["levels"]["buckets"]},
-                        "title": lead.get("title"), "url": lead.get("url"), "source": lead.get("source")})
+    stories = [search.story_row(b) for b in aggs["stories"]["buckets"][: tq.top_stories]]
     articles = []
     for h in arts["hits"]["hits"]:
         row = dict(h["_source"])

@@ -70,3 +70,22 @@ def expected_backlog_digests(expected: list[dict], recipients_file: Path | None 
 
 def core_anywhere(expected: list[dict]) -> int:
     return sum(1 for e in expected if "core" in e["expected_levels"].values())
+
+
+def ingest_sample_site(es_url: str, demo_site: str, tmp: Path) -> tuple[dict[str, str], str]:
+    """The sample site polled, fetched and indexed through the CLI (``newswatch ingest``) under a new index
+    prefix; returns the CLI's environment and the prefix (the articles are refreshed, ready to search)."""
+    import uuid
+
+    from click.testing import CliRunner
+
+    from newswatch.cli import main
+
+    prefix = f"nwtest-{uuid.uuid4().hex[:8]}"
+    feeds = write_demo_feeds(tmp / "feeds.yaml", demo_site)
+    env = {"NEWSWATCH_ES__URL": es_url, "NEWSWATCH_ES__INDEX_PREFIX": prefix,
+           "NEWSWATCH_ALLOWED_NETWORKS": "127.0.0.1/32", "NEWSWATCH_VAR_DIR": str(tmp / "var"),
+           "NEWSWATCH_FEEDS_FILE": str(feeds), "NEWSWATCH_FETCH__MIN_HOST_GAP": "0"}
+    result = CliRunner().invoke(main, ["ingest", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    return env, prefix

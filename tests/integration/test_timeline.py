@@ -5,7 +5,6 @@ and missing logins are refused before Elasticsearch sees anything."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from newswatch.localstack.demosite import expected_articles
 from newswatch.settings import ElasticsearchSettings, FetchSettings, Settings
 from newswatch.timeline import TimelineQuery, run_timeline
 from newswatch.web import create_app
-from tests.integration.helpers import write_demo_feeds
+from tests.integration.helpers import ingest_sample_site
 
 pytestmark = pytest.mark.integration
 
@@ -41,13 +40,7 @@ def bearer_user(request: Request) -> str:
 def indexed(es_url: str, demo_site: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The sample site polled, fetched and indexed once for the module, through the CLI."""
     tmp = tmp_path_factory.mktemp("timeline")
-    prefix = f"nwtest-{uuid.uuid4().hex[:8]}"
-    feeds = write_demo_feeds(tmp / "feeds.yaml", demo_site)
-    env = {"NEWSWATCH_ES__URL": es_url, "NEWSWATCH_ES__INDEX_PREFIX": prefix,
-           "NEWSWATCH_ALLOWED_NETWORKS": "127.0.0.1/32", "NEWSWATCH_VAR_DIR": str(tmp / "var"),
-           "NEWSWATCH_FEEDS_FILE": str(feeds), "NEWSWATCH_FETCH__MIN_HOST_GAP": "0"}
-    result = CliRunner().invoke(main, ["ingest", "--json"], env=env)
-    assert result.exit_code == 0, result.output
+    env, prefix = ingest_sample_site(es_url, demo_site, tmp)
     settings = Settings(es=ElasticsearchSettings(url=es_url, index_prefix=prefix), var_dir=tmp / "var",
                         fetch=FetchSettings(min_host_gap=0.0))
     es = make_es(settings)

@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from newswatch.clients import make_es
 from newswatch.index import drop_indices
 from newswatch.settings import ElasticsearchSettings, Settings
 from tests.conftest import free_port
-from tests.integration.helpers import write_demo_feeds
+from tests.integration.helpers import ingest_sample_site
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -37,13 +36,7 @@ PASSWORD = "timeline-test-pw"
 def stack(es_url: str, demo_site: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The sample site indexed, and an Airflow API server (our plugins folder) on a free port."""
     tmp = tmp_path_factory.mktemp("page")
-    prefix = f"nwtest-{uuid.uuid4().hex[:8]}"
-    feeds = write_demo_feeds(tmp / "feeds.yaml", demo_site)
-    env_nw = {"NEWSWATCH_ES__URL": es_url, "NEWSWATCH_ES__INDEX_PREFIX": prefix,
-              "NEWSWATCH_ALLOWED_NETWORKS": "127.0.0.1/32", "NEWSWATCH_VAR_DIR": str(tmp / "var"),
-              "NEWSWATCH_FEEDS_FILE": str(feeds), "NEWSWATCH_FETCH__MIN_HOST_GAP": "0"}
-    result = CliRunner().invoke(main, ["ingest", "--json"], env=env_nw)
-    assert result.exit_code == 0, result.output
+    env_nw, prefix = ingest_sample_site(es_url, demo_site, tmp)
     settings = Settings(es=ElasticsearchSettings(url=es_url, index_prefix=prefix))
     es = make_es(settings)
     es.indices.refresh(index=f"{prefix}-articles")
