@@ -286,20 +286,14 @@ def known_article_ids(es: Elasticsearch, settings: Settings, ids: Sequence[str])
     return found
 
 
-def bulk_upsert(es: Elasticsearch, index: str, docs: Iterable[tuple[str, dict[str, Any]]], *,
-                partial: bool = False) -> dict[str, int]:
+def bulk_upsert(es: Elasticsearch, index: str, docs: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, int]:
     """Write ``(id, source)`` pairs with ``index`` semantics (create or replace): never a duplicate.
 
-    ``partial`` merges the given fields into the stored document instead (created if missing), leaving
-    the fields other writers own untouched. Returns counts of created and updated documents; raises
-    ``IndexingError`` listing failed ids while keeping every document that did succeed.
+    Returns counts of created and updated documents; raises ``IndexingError`` listing failed ids while
+    keeping every document that did succeed.
     """
-    op = "update" if partial else "index"
-    actions = (
-        {"_op_type": op, "_index": index, "_id": i, "doc": s, "doc_as_upsert": True, "retry_on_conflict": 3}
-        if partial else {"_op_type": op, "_index": index, "_id": i, "_source": s}
-        for i, s in docs
-    )
+    op = "index"
+    actions = ({"_op_type": op, "_index": index, "_id": i, "_source": s} for i, s in docs)
     counts = {"created": 0, "updated": 0}
     failures: list[dict[str, Any]] = []
     for ok, item in helpers.streaming_bulk(es, actions, raise_on_error=False, max_retries=3, chunk_size=200):
@@ -352,16 +346,44 @@ def drop_indices(es: Elasticsearch, settings: Settings) -> None:
 def add_link_ids(es: Elasticsearch, settings: Settings, links: dict[str, Sequence[str]]) -> int:
     """Add feed-link ids to stored articles' ``link_ids`` (a union; articles that are gone are skipped).
 
-    A partial update: during a reindex the article is first copied into the new index if it is not there
-    yet (``find_docs(copy_missing=True)``), so the update never leaves a stub of it there."""
+    A plain partial update that never creates a document. During a reindex the article is first copied into
+    the new index if it is not there yet (``find_docs(copy_missing=True)``); an update that still finds no
+    document there (the write alias moved between the read and the write) reads, copies and updates again,
+    so it never leaves a stub that the reindex would then skip."""
     links = {i: v for i, v in links.items() if v}
-    if not links:
-        return 0
-    stored = find_docs(es, settings, "articles", list(links), fields=["link_ids"], copy_missing=True)
-    docs = []
-    for i, src in stored.items():
-        have = set(src.get("link_ids") or [])
-        union = have | set(links[i])
-        if union != have:
-            docs.append((i, {"link_ids": sorted(union)}))
-    return sum(bulk_upsert(es, write_alias(settings, "articles"), docs, partial=True).values()) if docs else 0
+    target, written = write_alias(settings, "articles"), 0
+    for _ in range(3):
+        if not links:
+            break
+        stored = find_docs(es, settings, "articles", list(links), fields=["link_ids"], copy_missing=True)
+        docs = []
+        for i, src in stored.items():
+            have = set(src.get("link_ids") or [])
+            union = have | set(links[i])
+            if union != have:
+                docs.append((i, {"link_ids": sorted(union)}))
+        updated, missing = update_existing(es, target, docs)
+        written += updated
+        links = {i: links[i] for i in missing}
+    if links:
+        log.warning("link ids of %d articles not added: gone from %s", len(links), target)
+    return written
+
+
+def update_existing(es: Elasticsearch, index: str, docs: Sequence[tuple[str, dict[str, Any]]]) -> tuple[int, list[str]]:
+    """Merge each ``(id, fields)`` into its stored document, never creating one: ``(updated, missing ids)``;
+    raises ``IndexingError`` for any other refusal, keeping every update that did succeed."""
+    actions = ({"_op_type": "update", "_index": index, "_id": i, "doc": s, "retry_on_conflict": 3} for i, s in docs)
+    updated, missing, failures = 0, [], []
+    for ok, item in helpers.streaming_bulk(es, actions, raise_on_error=False, max_retries=3, chunk_size=200):
+        info = item.get("update", {})
+        if ok:
+            updated += 1
+        elif info.get("status") == 404:
+            missing.append(info.get("_id"))
+        else:
+            failures.append({"id": info.get("_id"), "error": info.get("error")})
+    if failures:
+        log.error("bulk update of %s: %d failed, first: %s", index, len(failures), failures[0])
+        raise IndexingError(f"{len(failures)} updates refused by {index}", failures)
+    return updated, missing

@@ -19,9 +19,10 @@ going, in this order:
 Between 2 and 5 searches see the data as of the start of the copy (complete, no duplicates); a write made
 meanwhile shows in searches at step 5. Writers read by id through ``index.find_docs`` (new index first, then
 the old one), so a read-modify-write (re-indexing keeps ``story_id``, ``indexed_at``, ``link_ids``) starts
-from the latest version; a partial update first copies its document across (``add_link_ids``), so it never
-upserts a stub that step 4 would then skip. The state lives in the aliases: a reindex that was interrupted
-after step 2 is finished by running it again.
+from the latest version; a partial update (``add_link_ids``) never creates a document: it first copies its
+document across, and when the write alias moved between its read and its write (the update finds nothing in
+the new index) it reads, copies and updates again, so it never leaves a stub that step 4 would then skip.
+The state lives in the aliases: a reindex that was interrupted after step 2 is finished by running it again.
 
 The alerts decide once per story with ``op_type=create`` and guard their updates with ``_seq_no``: both hold
 within one index only, so alerts are copied behind a write block instead (alert runs during the copy fail and

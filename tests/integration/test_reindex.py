@@ -173,6 +173,38 @@ def test_reindex_under_live_writes_loses_nothing(settings_factory) -> None:
     rt.close()
 
 
+def test_a_link_update_that_raced_the_alias_move_leaves_no_stub(settings_factory, monkeypatch) -> None:
+    """The race CI once hit: ``add_link_ids`` read the article while the write alias still named the old
+    index (nothing to copy), the reindex moved the alias, then the update reached the new index, where the
+    article was not copied yet. It must not create a stub there (the copy would skip the whole article)."""
+    settings = settings_factory()
+    rt = Runtime(settings)
+    ids = seed(rt, 3)
+    arts, writes = index.index_name(settings, "articles"), index.write_alias(settings, "articles")
+    real_find = index.find_docs
+    calls = []
+
+    def stale_then_real(es: Any, s: Any, kind: str, wanted: Any, **kw: Any) -> Any:
+        calls.append(list(wanted))
+        if len(calls) > 1:
+            return real_find(es, s, kind, wanted, **kw)
+        found = real_find(es, s, kind, wanted, **{**kw, "copy_missing": False})  # read before the move
+        rt.es.indices.create(index=f"{arts}-v3")  # ... which happens now, before the write
+        rt.es.indices.update_aliases(actions=[
+            {"remove": {"index": f"{arts}-v2", "alias": writes}},
+            {"add": {"index": f"{arts}-v3", "alias": writes, "is_write_index": True}},
+            {"add": {"index": f"{arts}-v2", "alias": arts, "is_write_index": False}}])
+        return found
+
+    monkeypatch.setattr(index, "find_docs", stale_then_real)
+    assert index.add_link_ids(rt.es, settings, {ids[1]: ["link-a"], "gone-article": ["link-b"]}) == 1
+    assert calls == [[ids[1], "gone-article"], [ids[1]]]  # read again only what the update missed
+    doc = rt.es.get(index=f"{arts}-v3", id=ids[1])["_source"]
+    assert doc["text"].startswith("Text of story 1") and doc["story_id"] == "s1" and doc["link_ids"] == ["link-a"]
+    assert not rt.es.exists(index=f"{arts}-v3", id="gone-article")  # an update never creates an article
+    rt.close()
+
+
 def test_reindex_cli_resumes_and_reindexes_alerts_behind_a_write_block(settings_factory) -> None:
     settings = settings_factory()
     rt = Runtime(settings)
