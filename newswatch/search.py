@@ -21,6 +21,9 @@ EXACT_FIELDS = ["title^3", "text", "evidence^2", "entity_names^2", "matched_term
                 "title.english^1.5", "text.english^0.5", "title.russian^1.5", "text.russian^0.5",
                 "title.ukrainian^1.5", "text.ukrainian^0.5", "title.nori^1.5", "text.nori^0.5"]
 NORMAL_FIELD = "search_text"  # title and text, each word in its normal form (``textnorm``)
+# Longer free text is refused before it reaches Elasticsearch: a 60 KB query once held the node for 122 s
+# (the client retried its read timeouts). Every reader of a query goes through ``text_query``.
+MAX_QUERY_CHARS = 500
 
 
 def text_query(query: str) -> dict[str, Any]:
@@ -30,13 +33,22 @@ def text_query(query: str) -> dict[str, Any]:
     "deploying troops" finds "deployed troop") or, for the articles indexed before ``search_text``
     existed, as written. An exact match scores on both sides, so it ranks above a match of forms only.
     ``-excluded`` clauses at the top level apply in normal form to both sides: "북한군 -러시아" leaves out
-    an article that says 러시아는."""
+    an article that says 러시아는. A query longer than ``MAX_QUERY_CHARS`` raises ``SearchError``."""
+    check_query_length(query)
     exact: dict[str, Any] = {"simple_query_string": {"query": query, "fields": EXACT_FIELDS,
                                                      "default_operator": "and"}}
     excluded = [_normal_query(clause) for clause in textnorm.query_exclusions(query)]
     if excluded:
         exact = {"bool": {"must": [exact], "must_not": excluded}}
     return {"bool": {"should": [exact, _normal_query(query)], "minimum_should_match": 1}}
+
+
+def check_query_length(query: str | None) -> None:
+    if query and len(query) > MAX_QUERY_CHARS:
+        from newswatch.errors import SearchError
+
+        raise SearchError(f"the query has {len(query)} characters, at most {MAX_QUERY_CHARS} are searched: "
+                          "shorten it (a few words find every form of them)")
 
 
 def highlight_query(query: str) -> dict[str, Any]:

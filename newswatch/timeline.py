@@ -24,7 +24,7 @@ from newswatch.settings import Settings
 
 Level = Literal["core", "related", "none"]
 Interval = Literal["auto", "hour", "day", "week", "month", "year"]
-MAX_QUERY_CHARS = 500  # longer free text is refused: a huge query holds the node (see the README)
+MAX_QUERY_CHARS = search.MAX_QUERY_CHARS  # longer free text is refused: a huge query holds the node
 AUTO_BUCKETS = 60
 FACET_SIZES = {"entities": 15, "sources": 20, "languages": 20, "levels": 3, "topics": 40}
 

@@ -11,6 +11,21 @@ from newswatch.cli._output import emit, emit_rows
 from newswatch.runtime import Runtime
 
 LEVELS = click.Choice(["core", "related", "none"])
+
+
+def _query_arg(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """QUERY, refused (usage error, exit 2) before anything connects when it is longer than the searches take."""
+    from newswatch.errors import SearchError
+    from newswatch.search import check_query_length
+
+    try:
+        check_query_length(value)
+    except SearchError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    return value
+
+
+QUERY = click.argument("query", required=False, callback=_query_arg)
 TOPIC = click.option("--topic", help="Filter and facet on this topic's own level (config/topics/NAME.yaml).")
 
 
@@ -30,7 +45,7 @@ def _reader(rt: Runtime) -> Any:
 
 
 @main.command()
-@click.argument("query", required=False)
+@QUERY
 @click.option("--level", "levels", multiple=True, type=LEVELS)
 @TOPIC
 @click.option("--size", default=10, show_default=True, type=click.IntRange(1, 10000))
@@ -52,7 +67,7 @@ def search(query: str | None, levels: tuple[str, ...], topic: str | None, size: 
 
 
 @main.command()
-@click.argument("query", required=False)
+@QUERY
 @click.option("--since", help="From this date or time (YYYY-MM-DD or ISO 8601).")
 @click.option("--until", help="Up to this date (the whole day) or time.")
 @click.option("--interval", type=click.Choice(["auto", "hour", "day", "week", "month", "year"]), default="auto",
@@ -111,7 +126,7 @@ def timeline(query: str | None, since: str | None, until: str | None, interval: 
 
 
 @main.command()
-@click.argument("query", required=False)
+@QUERY
 @click.option("--level", "levels", multiple=True, type=LEVELS)
 @TOPIC
 @click.option("--size", default=20, show_default=True, type=click.IntRange(1, 10000), help="How many stories.")
