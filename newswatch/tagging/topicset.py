@@ -88,6 +88,9 @@ def load_topics(config_dir: Path | str | None = None, *, default: str | None = N
     if cached is not None:
         return cached
     topics = [load_topic(f.stem, config_dir=base) for f in files]
+    if default is not None and default not in {t.name for t in topics}:
+        raise TopicConfigError(f"the default topic {default!r} (NEWSWATCH_TOPIC) has no file in {base / 'topics'} "
+                               f"(topics: {', '.join(t.name for t in topics) or 'none'})")
     chosen = [t for t in topics if include_disabled or t.config.enabled]
     built = build_topicset(chosen, default)
     with _LOCK:

@@ -7,6 +7,9 @@ import json
 from click.testing import CliRunner
 
 from newswatch.cli import main
+from newswatch.settings import Settings
+
+CONFIG = Settings().config_dir
 
 ITEMS = [
     {"id": "a", "title": "North Korean troops reach Kursk",
@@ -56,6 +59,14 @@ def test_tag_with_topic_gives_that_topic_at_the_top_level() -> None:
     assert lines[0]["topic"] == "iran_drones_russia" and lines[0]["level"] == "core" and "topics" not in lines[0]
     assert lines[0]["matches"] and lines[0]["score"] >= 0.6
     assert lines[1] == {"id": None, "line": 2, "error": "not a JSON object"}
+
+
+def test_a_default_topic_without_a_file_is_a_config_error_not_silently_another_topic() -> None:
+    out = CliRunner().invoke(main, ["tag"], input=json.dumps({"title": "x", "text": "y"}) + "\n",
+                             env={"NEWSWATCH_TOPIC": "dprk_troops"})  # a typo
+    assert out.exit_code == 2
+    assert out.output.strip() == ("newswatch: config error: the default topic 'dprk_troops' (NEWSWATCH_TOPIC) has no "
+                                  f"file in {CONFIG / 'topics'} (topics: dprk_russia_troops, iran_drones_russia)")
 
 
 def test_topics_list_eval_and_explain_contracts(tmp_path) -> None:
