@@ -141,7 +141,8 @@ class Settings(BaseSettings):
 
     config_dir: Path = Field(default_factory=_default_config_dir, description="Folder of the YAML config")
     feeds_file: Path | None = Field(None, description="Feeds YAML (default: <config_dir>/feeds.yaml)")
-    topic: str = Field("dprk_russia_troops", description="Topic tagged and alerted on")
+    topic: str = Field("dprk_russia_troops",
+                       description="Default topic (top level of `tag`, ties); every enabled topic is tagged")
     var_dir: Path = Field(default_factory=_default_var_dir, description="Run-time files: logs, pids, mail, staging")
     cache_dir: Path = Field(default_factory=_default_cache_dir, description="Downloads kept between runs")
     staging_url: str | None = Field(
