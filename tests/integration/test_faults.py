@@ -202,6 +202,147 @@ def test_fetch_killed_mid_batch_then_the_retry_redoes_it_and_nothing_is_lost_or_
     es.close()
 
 
+# -------------------------------------------------------- an Airflow task process killed in the middle of a fetch
+
+
+class SlowerPages(SlowPages):
+    delay = 1.0  # a shard's dozen pages take ~12 s: time to see the task running and kill it half-way
+
+
+@pytest.fixture()
+def slower_site() -> Iterator[str]:
+    server = DemoSiteServer(("127.0.0.1", 0), SlowerPages, LiveStore(None))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def _task_process(ti_id: str) -> int | None:
+    """The pid of the task process Airflow's supervisor started for task instance ``ti_id``."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            head = "airflow worker -- "
+            if cmdline.startswith(head) and cmdline[len(head):].strip().replace("-", "") == ti_id.replace("-", ""):
+                return int(entry.name)
+    return None
+
+
+@pytest.mark.timeout(900)
+def test_an_airflow_fetch_task_killed_mid_batch_is_retried_and_nothing_is_lost_or_doubled(
+        es_url: str, slower_site: str, smtp_sink, tmp_path: Path) -> None:
+    """The real scheduler with the LocalExecutor runs the poll DAG; the task process of one ``fetch_shard``
+    is killed with SIGKILL while it fetches its batch. Airflow records that try as failed, retries it, and the
+    run ends with every article of the site indexed exactly once."""
+    import sqlalchemy
+
+    from tests.integration.helpers import airflow_env
+
+    port, _ = smtp_sink
+    home = tmp_path / "airflow"
+    home.mkdir()
+    api_port = free_port()
+    prefix = f"nwkill-{os.getpid()}-{int(time.time())}"
+    bindir = Path(sys.executable).parent
+    env = airflow_env(home, tmp_path, es_url=es_url, prefix=prefix, smtp_port=port, demo_site=slower_site, **{
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+        "AIRFLOW__API_AUTH__JWT_SECRET": os.urandom(16).hex(),
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "PATH": f"{bindir}:{os.environ.get('PATH', '')}",
+        "NEWSWATCH_POLL_SCHEDULE": "none",
+        "NEWSWATCH_FETCH__CONCURRENCY": "1",
+    })
+    airflow = str(bindir / "airflow")
+    migrate = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=300,
+                             cwd=REPO)
+    assert migrate.returncode == 0, migrate.stderr[-3000:]
+    db = sqlalchemy.create_engine(f"sqlite:///{home / 'airflow.db'}")
+
+    def rows(sql: str) -> list[Any]:
+        with db.connect() as conn:
+            return list(conn.execute(sqlalchemy.text(sql)).all())
+
+    procs: list[subprocess.Popen[bytes]] = []
+    logs = {}
+    settings = Settings(es=ElasticsearchSettings(url=es_url, index_prefix=prefix))
+    es = make_es(settings)
+    try:
+        for name, args in [("api-server", ["api-server", "--port", str(api_port)]), ("scheduler", ["scheduler"]),
+                           ("dag-processor", ["dag-processor"])]:
+            logs[name] = tmp_path / f"{name}.log"
+            procs.append(subprocess.Popen([airflow, *args], env=env, cwd=REPO, start_new_session=True,
+                                          stdout=logs[name].open("wb"), stderr=subprocess.STDOUT))
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:  # the DAG processor has to have parsed the DAG
+            trig = subprocess.run([airflow, "dags", "trigger", "newswatch_poll", "-c", json.dumps({"force": True})],
+                                  env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
+            if trig.returncode == 0:
+                break
+            time.sleep(3)
+        else:
+            pytest.fail(f"newswatch_poll never became triggerable: {trig.stderr[-2000:]}")
+
+        killed = None  # (task instance id, map index, pid)
+        while killed is None and time.monotonic() < deadline:
+            running = rows("SELECT id, map_index FROM task_instance WHERE dag_id = 'newswatch_poll' AND "
+                           "task_id = 'shard.fetch_shard' AND state = 'running' AND try_number = 1")
+            for ti_id, map_index in running:
+                pid = _task_process(str(ti_id))
+                if pid:
+                    time.sleep(4)  # a few pages into its batch
+                    os.kill(pid, signal.SIGKILL)
+                    killed = (str(ti_id), map_index, pid)
+                    break
+            time.sleep(0.3)
+        assert killed, "no fetch task was seen running"
+        t_kill = time.monotonic()
+
+        state = None
+        while time.monotonic() < deadline:
+            runs = rows("SELECT state FROM dag_run WHERE dag_id = 'newswatch_poll'")
+            state = runs[0][0] if runs else None
+            if state in ("success", "failed"):
+                break
+            time.sleep(3)
+        tails = {n: p.read_text(errors="replace")[-3000:] for n, p in logs.items()}
+        assert state == "success", (state, tails["scheduler"])
+        tries = rows("SELECT try_number, state FROM task_instance_history WHERE task_id = 'shard.fetch_shard' "
+                     f"AND map_index = {killed[1]} ORDER BY try_number")
+        final = rows("SELECT try_number, state FROM task_instance WHERE task_id = 'shard.fetch_shard' "
+                     f"AND map_index = {killed[1]}")
+        assert tries and tries[0][1] in ("failed", "up_for_retry"), tries  # the killed try, recorded as failed
+        assert final == [(2, "success")], final  # ... and its retry did the batch
+
+        expected = len(expected_articles())
+        found = counts(es, f"{prefix}-articles")
+        print(f"\nAirflow fetch task (map index {killed[1]}) killed with SIGKILL: tries {tries} then {final}; "
+              f"run done {time.monotonic() - t_kill:.0f}s after the kill; expected {expected}, found {found}")
+        assert found == {"documents": expected, "distinct": expected, "duplicated": 0}
+    finally:
+        for proc in procs:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        db.dispose()
+        from newswatch import index
+
+        index.drop_indices(es, settings)
+        es.close()
+
+
 # ------------------------------------------------------------------ the staging store unwritable
 
 
