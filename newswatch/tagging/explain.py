@@ -59,7 +59,7 @@ def explain(topic: Topic, title: str = "", text: str = "") -> dict[str, Any]:
                 status = "missing " + ", ".join(missing)
             elif vetoed:
                 status = f"vetoed by {vetoed[0]}"
-            elif rule.near is not None and not _near_ok(compiled, members, positions, hay):
+            elif rule.near is not None and not _near_ok(compiled, members, positions, folded):
                 status = f"terms further apart than {rule.near} words"
             found = {c: sorted(set(t)) for j in members for c, t in terms.get(j, {}).items()
                      if any(c in g for g in rule.all_of) or c in rule.none_of}

@@ -17,6 +17,7 @@ How a decision is made (all topic knowledge comes from the topic YAML):
 from __future__ import annotations
 
 import logging
+import re
 from bisect import bisect_right
 from collections import Counter
 from typing import Any
@@ -94,7 +95,7 @@ def evaluate(topic: Topic, title: str, hay: str, folded: str, hits: dict[str, li
         if relational:
             positions.setdefault(si, []).append((bits[label], h.start, h.end))
 
-    fired, vetoes = _fire_rules(rules, by_sentence, positions, hay)
+    fired, vetoes = _fire_rules(rules, by_sentence, positions, folded)
     level: Level = "none"
     if any(r.level == "core" for r, _, _ in fired):
         level = "core"
@@ -171,15 +172,30 @@ def _fire_rules(
 def _near_ok(compiled: CompiledRule, members: list[int], positions: dict[int, list[tuple[int, int, int]]],
              hay: str) -> bool:
     """Whether some term of the first group (the actor) has, for every other group, a term of that group at
-    most ``near`` words away (words between the two terms; overlapping terms are 0 apart)."""
+    most ``near`` words away (words between the two terms; overlapping terms are 0 apart) and, for a rule
+    with a barrier, no clause separator of the barrier between the two. ``hay`` may be the folded text."""
     near = compiled.rule.near or 0
+    barrier = compiled.barrier
     hits = [h for si in members for h in positions.get(si, ())]
     first, rest = compiled.groups[0], compiled.groups[1:]
     for bit, a_start, a_end in hits:
         if not bit & first:
             continue
-        if all(any(b & g and _gap(a_start, a_end, s, e, hay) <= near for b, s, e in hits) for g in rest):
+        if all(any(b & g and _gap(a_start, a_end, s, e, hay) <= near
+                   and (barrier is None or not _straddles(barrier, a_start, a_end, s, e, hay))
+                   for b, s, e in hits) for g in rest):
             return True
+    return False
+
+
+def _straddles(barrier: re.Pattern[str], a_start: int, a_end: int, b_start: int, b_end: int, hay: str) -> bool:
+    """Whether a separator of ``barrier`` stands between two terms (overlapping terms never straddle one).
+
+    The separator may run into the later term: "while North Korea" ends a clause before "North Korea"."""
+    if b_start >= a_end:
+        return barrier.search(hay, a_end, b_end) is not None
+    if a_start >= b_end:
+        return barrier.search(hay, b_end, a_end) is not None
     return False
 
 

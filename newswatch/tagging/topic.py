@@ -15,9 +15,11 @@ Topic file shape (see ``config/topics/dprk_russia_troops.yaml`` for a full examp
       actor: {description: ..., terms: {en: [...], ru: [...]}}
     exclusions:               # contexts that rule a match out: they swallow overlapping terms and
       some_context: {...}     # can veto rules through ``none_of``
+    barriers:                 # optional: separators that end a clause, per language (plain text, not terms)
+      clause: {en: [", while", "whereas"], ru: [", а "]}
     rules:                    # a rule fires when every all_of group has a concept in the window
       - {id: r1, level: core, all_of: [actor, [place_a, place_b]], none_of: [], window: 1,
-         weight: 0.9, reason: "why this means the topic"}
+         near: 8, barrier: clause, weight: 0.9, reason: "why this means the topic"}
     claims:                   # optional: counts of the topic's personnel
       actor_concepts: [actor]
       other_actor_concepts: [...]
@@ -39,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from newswatch.config import load_yaml, validate
 from newswatch.errors import ConfigError
-from newswatch.tagging.matcher import Pattern, TermIndex, compile_pattern
+from newswatch.tagging.matcher import Pattern, TermIndex, _is_hangul, compile_pattern, fold_text
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,10 @@ class RuleConfig(_Strict):
     most N words from a term of the first group (the actor), in the same window — "North Korean troops",
     "soldiers from North Korea" and "North Korea has sent 10,000 soldiers" (N = 4) fire, while a paragraph
     that names North Korea in one clause and other soldiers in another does not.
+
+    ``barrier: NAME`` (with ``near``) names a list of the topic's ``barriers``: a pair of terms only counts
+    as near when none of those separators stands between them, so "Russian troops attacked near Pokrovsk,
+    while North Korea held a parade" does not bind North Korea to Pokrovsk however few words apart they are.
     """
 
     id: str
@@ -101,6 +107,7 @@ class RuleConfig(_Strict):
     none_of: list[str] = Field(default_factory=list)
     window: int = Field(1, ge=1, le=5)
     near: int | None = Field(None, ge=0, le=30)
+    barrier: str | None = None
     weight: float = Field(0.9, gt=0.0, le=1.0)
     reason: str
 
@@ -133,8 +140,22 @@ class TopicConfig(_Strict):
     entities: str | None = "entities.yaml"
     concepts: dict[str, ConceptConfig] = Field(min_length=1)
     exclusions: dict[str, ConceptConfig] = Field(default_factory=dict)
+    barriers: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
     rules: list[RuleConfig] = Field(min_length=1)
     claims: ClaimsConfig | None = None
+
+    @field_validator("barriers")
+    @classmethod
+    def _valid_barriers(cls, value: dict[str, dict[str, list[str]]]) -> dict[str, dict[str, list[str]]]:
+        for name, terms in value.items():
+            if not _ID.match(name):
+                raise ValueError(f"barrier name {name!r} must be lower-case letters, digits and underscores")
+            for lang, words in terms.items():
+                if not _LANG.match(lang):
+                    raise ValueError(f"language key {lang!r} is not an ISO 639-1 code (two lower-case letters)")
+                if any(not isinstance(w, str) or not w.strip() for w in words):
+                    raise ValueError(f"empty separator in barrier {name!r}, language {lang!r}")
+        return value
 
     @model_validator(mode="after")
     def _references(self) -> TopicConfig:
@@ -153,6 +174,11 @@ class TopicConfig(_Strict):
             unknown = sorted(set(used) - known)
             if unknown:
                 raise ValueError(f"rule {rule.id!r} refers to unknown concepts {unknown}")
+            if rule.barrier is not None:
+                if rule.barrier not in self.barriers:
+                    raise ValueError(f"rule {rule.id!r} refers to unknown barrier {rule.barrier!r}")
+                if rule.near is None:
+                    raise ValueError(f"rule {rule.id!r}: a barrier needs near")
         if self.claims is not None:
             used = self.claims.actor_concepts + self.claims.other_actor_concepts
             unknown = sorted(set(used) - set(self.concepts))
@@ -200,6 +226,7 @@ class CompiledRule:
     needed: int  # union of the groups: which sentences of a window contribute
     none_of: tuple[tuple[str, int], ...]  # (concept id, bit) in YAML order, for the reason line
     none_mask: int
+    barrier: re.Pattern[str] | None = None  # separators a near pair must not straddle (``RuleConfig.barrier``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +269,7 @@ class Topic:
         """The rules as bit masks, built on first use and kept with the (cached, immutable) topic."""
         ids = list(self.config.concepts) + list(self.config.exclusions)
         bits = {cid: 1 << i for i, cid in enumerate(ids)}
+        barriers = {name: compile_barrier(terms) for name, terms in self.config.barriers.items()}
         rules = []
         for rule in self.config.rules:
             groups = tuple(_mask(bits, g) for g in rule.all_of)
@@ -249,8 +277,24 @@ class Topic:
             for g in groups:
                 needed |= g
             none_of = tuple((c, bits[c]) for c in rule.none_of)
-            rules.append(CompiledRule(rule, groups, needed, none_of, _mask(bits, rule.none_of)))
+            barrier = barriers[rule.barrier] if rule.barrier is not None else None
+            rules.append(CompiledRule(rule, groups, needed, none_of, _mask(bits, rule.none_of), barrier))
         return RuleTable(bits=bits, rules=tuple(rules), exclusion_ids=frozenset(self.config.exclusions))
+
+
+def compile_barrier(terms: dict[str, list[str]]) -> re.Pattern[str]:
+    """One case-insensitive regex for a barrier's separators: a separator that begins (ends) with a letter or
+    digit must begin (end) a word, except that a Hangul ending may take particles (사이 -> 사이에)."""
+    parts = []
+    for word in sorted({w for ws in terms.values() for w in ws}, key=len, reverse=True):
+        folded = fold_text(word)
+        piece = re.escape(folded)
+        if folded[0].isalnum():
+            piece = r"(?<!\w)" + piece
+        if folded[-1].isalnum() and not _is_hangul(folded[-1]):
+            piece += r"(?!\w)"
+        parts.append(piece)
+    return re.compile("|".join(parts))
 
 
 def _mask(bits: dict[str, int], concepts: list[str]) -> int:
