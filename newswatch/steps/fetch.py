@@ -3,14 +3,19 @@
 ``fetch_batch`` is what the fetch task and ``newswatch fetch`` run; ``fetch_entries`` is the same in
 memory (``ingest --dry-run``, the extraction benchmark). Threads only download (I/O, GIL released);
 extraction (CPU) runs in the calling thread, one page at a time, while the next pages are still arriving.
+
+Memory is bounded by the download window and the page chunk, not by the batch: at most ``WINDOW`` downloads
+per thread are in flight or waiting to be extracted, and ``fetch_batch`` stores the raw HTML every
+``PAGE_CHUNK`` pages instead of holding a whole batch's pages (a first poll of 250 feeds at 50 new items each
+is 12,500 pages, ~2 GB of HTML at real pages' ~170 kB).
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +34,10 @@ from newswatch.staging import ARTICLES, ENTRIES, FAILURES, check_batch_id, read_
 from newswatch.steps.poll import Report
 
 log = logging.getLogger(__name__)
+
+WINDOW = 4  # downloads submitted ahead per download thread
+PAGE_CHUNK = 200  # raw pages ``fetch_batch`` stores at a time
+PageSink = Callable[[Article, bytes, "str | None"], None]
 
 
 def fetch_page(http: httpx.Client, policy: FetchPolicy, entry: Entry,
@@ -54,7 +63,8 @@ def fetch_and_extract(http: httpx.Client, policy: FetchPolicy, entry: Entry, rob
 @dataclass
 class Fetched:
     """What a fetch produced: one article per canonical page, the raw bytes and content type behind each
-    (gzipped into a ``Page`` only when stored: a dry run pays nothing for it), the failures."""
+    (gzipped into a ``Page`` only when stored: a dry run pays nothing for it; empty when an ``on_page`` sink
+    took them), the failures."""
 
     articles: dict[str, Article] = field(default_factory=dict)
     pages: dict[str, tuple[bytes, str | None]] = field(default_factory=dict)
@@ -63,15 +73,17 @@ class Fetched:
     errors: Counter[str] = field(default_factory=Counter)
 
 
-def fetch_entries(rt: Runtime, entries: Iterable[Entry], *,
-                  on_report: Callable[[Report], None] | None = None) -> Fetched:
-    """Fetch and extract ``entries`` in parallel (bounded per host). Writes nothing."""
+def fetch_entries(rt: Runtime, entries: Iterable[Entry], *, on_report: Callable[[Report], None] | None = None,
+                  on_page: PageSink | None = None) -> Fetched:
+    """Fetch and extract ``entries`` in parallel (bounded per host). Writes nothing itself.
+
+    Each new article's raw bytes go to ``on_page(article, html, content_type)`` when given (and are not
+    kept), else into ``Fetched.pages``. Downloads run at most ``WINDOW`` per thread ahead of extraction."""
     settings = rt.settings
     policy = rt.policy
     http = rt.http
     limiter = host_limiter(settings.fetch)
     robots = RobotsCache(http, policy) if settings.fetch.respect_robots else None
-    entries = list(entries)
 
     def download(entry: Entry) -> FetchResult:
         if robots is not None:  # before taking a slot: the host's Crawl-delay paces this very request
@@ -79,8 +91,16 @@ def fetch_entries(rt: Runtime, entries: Iterable[Entry], *,
         return limiter.run(entry.url, lambda: fetch_page(http, policy, entry, robots))
 
     out = Fetched()
-    with ThreadPoolExecutor(max_workers=max(1, settings.fetch.concurrency)) as pool:
-        for entry, future in [(e, pool.submit(download, e)) for e in entries]:
+    threads = max(1, settings.fetch.concurrency)
+    todo = iter(entries)
+    pending: deque[tuple[Entry, Future[FetchResult]]] = deque()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        while True:
+            while len(pending) < threads * WINDOW and (entry := next(todo, None)) is not None:
+                pending.append((entry, pool.submit(download, entry)))
+            if not pending:
+                break
+            entry, future = pending.popleft()
             report: Report = {"kind": "article", "url": entry.url, "feed": entry.feed_url, "status": "ok",
                               "error_class": None, "title": entry.title, "chars": 0}
             try:
@@ -99,7 +119,10 @@ def fetch_entries(rt: Runtime, entries: Iterable[Entry], *,
                     out.skipped += 1
                 else:
                     out.articles[art.id] = art
-                    out.pages[art.id] = (result.content, result.content_type)
+                    if on_page is not None:
+                        on_page(art, result.content, result.content_type)
+                    else:
+                        out.pages[art.id] = (result.content, result.content_type)
                     report.update(title=art.title, chars=art.chars)
             if on_report:
                 on_report(report)
@@ -116,19 +139,31 @@ def fetch_batch(rt: Runtime, batch: str, *, on_report: Callable[[Report], None] 
     """
     check_batch_id(batch)
     entries = [Entry.model_validate(r) for r in read_records(rt.staging, batch, ENTRIES)]
-    got = fetch_entries(rt, entries, on_report=on_report)
     rt.ensure_indices()
     es, settings = rt.es, rt.settings
-    known = set(index.find_docs(es, settings, "articles", list(got.articles), source=False))
+    known: set[str] = set()
+    chunk: list[tuple[Article, bytes, str | None]] = []
+
+    def store_chunk() -> None:
+        # an article already indexed under its canonical id is not stored again (its link ids are, below)
+        seen = set(index.find_docs(es, settings, "articles", [a.id for a, _, _ in chunk], source=False))
+        known.update(seen)
+        index.store_pages(es, settings, (Page.of(a, html, ctype) for a, html, ctype in chunk if a.id not in seen))
+        chunk.clear()
+
+    def on_page(art: Article, html: bytes, ctype: str | None) -> None:
+        chunk.append((art, html, ctype))
+        if len(chunk) >= PAGE_CHUNK:
+            store_chunk()
+
+    got = fetch_entries(rt, entries, on_report=on_report, on_page=on_page)
+    if chunk:
+        store_chunk()
     if known:
         index.add_link_ids(es, settings, {i: got.articles[i].link_ids for i in known})
         for i in known:
             got.articles.pop(i)
-            got.pages.pop(i)
             got.skipped += 1
-    if got.pages:
-        index.store_pages(es, settings, (Page.of(got.articles[i], html, ctype)
-                                         for i, (html, ctype) in got.pages.items()))
     write_records(rt.staging, batch, ARTICLES, got.articles.values())
     write_records(rt.staging, batch, FAILURES, got.failures)
     feedhealth.record_extraction_health(es, settings, batch, got.articles.values(), got.failures)
