@@ -152,8 +152,12 @@ class SlowPages(DemoSiteHandler):
 
     delay = 0.4
 
+    def is_page(self) -> bool:
+        return not any(self.path.endswith(s) for s in (".rss", ".xml", ".atom", "robots.txt")) \
+            and "feed" not in self.path
+
     def do_GET(self) -> None:
-        if not any(self.path.endswith(s) for s in (".rss", ".xml", ".atom", "robots.txt")) and "feed" not in self.path:
+        if self.is_page():
             time.sleep(self.delay)
         super().do_GET()
 
@@ -206,7 +210,15 @@ def test_fetch_killed_mid_batch_then_the_retry_redoes_it_and_nothing_is_lost_or_
 
 
 class SlowerPages(SlowPages):
-    delay = 1.0  # a shard's dozen pages take ~12 s: time to see the task running and kill it half-way
+    """Pages after 2 s each (a shard's batch takes half a minute or more), counted as they are asked for."""
+
+    delay = 2.0
+    served = 0
+
+    def do_GET(self) -> None:
+        super().do_GET()
+        if self.is_page():
+            type(self).served += 1
 
 
 @pytest.fixture()
@@ -295,11 +307,18 @@ def test_an_airflow_fetch_task_killed_mid_batch_is_retried_and_nothing_is_lost_o
                            "task_id = 'shard.fetch_shard' AND state = 'running' AND try_number = 1")
             for ti_id, map_index in running:
                 pid = _task_process(str(ti_id))
-                if pid:
-                    time.sleep(4)  # a few pages into its batch
+                if not pid:
+                    continue
+                seen = SlowerPages.served
+                wait_until = time.monotonic() + 30
+                while SlowerPages.served < seen + 2 and time.monotonic() < wait_until:
+                    time.sleep(0.1)  # a couple of pages into its batch
+                try:
                     os.kill(pid, signal.SIGKILL)
-                    killed = (str(ti_id), map_index, pid)
-                    break
+                except ProcessLookupError:  # that batch was done already: try the other shard's
+                    continue
+                killed = (str(ti_id), map_index, pid)
+                break
             time.sleep(0.3)
         assert killed, "no fetch task was seen running"
         t_kill = time.monotonic()
