@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -89,3 +95,46 @@ def ingest_sample_site(es_url: str, demo_site: str, tmp: Path) -> tuple[dict[str
     result = CliRunner().invoke(main, ["ingest", "--json"], env=env)
     assert result.exit_code == 0, result.output
     return env, prefix
+
+
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+REPO = Path(__file__).resolve().parents[2]
+
+
+def start_airflow(env: dict[str, str], logdir: Path, components: list[tuple[str, list[str]]],
+                  procs: list[subprocess.Popen[bytes]]) -> dict[str, Path]:
+    """Start each ``(name, airflow args)`` as its own process group, logging to ``logdir/<name>.log``;
+    appended to ``procs`` (for ``stop_processes``) as they start. Returns the log paths by name."""
+    logs = {}
+    for name, args in components:
+        logs[name] = logdir / f"{name}.log"
+        procs.append(subprocess.Popen([AIRFLOW, *args], env=env, cwd=REPO, start_new_session=True,
+                                      stdout=logs[name].open("wb"), stderr=subprocess.STDOUT))
+    return logs
+
+
+def trigger_when_parsed(env: dict[str, str], dag_id: str, conf: dict, deadline: float) -> None:
+    """Trigger ``dag_id`` as soon as the DAG processor has parsed it (fails the test at ``deadline``)."""
+    import pytest
+
+    while time.monotonic() < deadline:
+        trig = subprocess.run([AIRFLOW, "dags", "trigger", dag_id, "-c", json.dumps(conf)], env=env,
+                              capture_output=True, text=True, timeout=120, cwd=REPO)
+        if trig.returncode == 0:
+            return
+        time.sleep(3)
+    pytest.fail(f"{dag_id} never became triggerable: {trig.stderr[-2000:]}")
+
+
+def stop_processes(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each process group, then SIGKILL what is still there after 30 s."""
+    for proc in procs:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)

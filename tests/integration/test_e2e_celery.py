@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -30,7 +29,13 @@ from newswatch.localstack import pgredis
 from newswatch.localstack.demosite import expected_articles
 from newswatch.settings import ElasticsearchSettings, PostgresSettings, RedisSettings, Settings
 from tests.conftest import free_port
-from tests.integration.helpers import airflow_env, expected_backlog_digests
+from tests.integration.helpers import (
+    airflow_env,
+    expected_backlog_digests,
+    start_airflow,
+    stop_processes,
+    trigger_when_parsed,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -98,28 +103,15 @@ def test_poll_and_alert_dags_under_celery(es_url: str, demo_site: str, smtp_sink
                              timeout=300, cwd=REPO)
     assert migrate.returncode == 0, migrate.stderr[-3000:]
     procs: list[subprocess.Popen[bytes]] = []
-    logs = {}
     settings = Settings(es=ElasticsearchSettings(url=es_url, index_prefix=prefix))
     es = make_es(settings)
     try:
-        for name, args in [("api-server", ["api-server", "--port", str(api_port)]), ("scheduler", ["scheduler"]),
-                           ("dag-processor", ["dag-processor"]),
-                           ("worker", ["celery", "worker", "--concurrency", "4"])]:
-            logs[name] = tmp_path / f"{name}.log"
-            procs.append(subprocess.Popen([str(BIN / "airflow"), *args], env=env, cwd=REPO,
-                                          start_new_session=True, stdout=logs[name].open("wb"),
-                                          stderr=subprocess.STDOUT))
+        logs = start_airflow(env, tmp_path, [("api-server", ["api-server", "--port", str(api_port)]),
+                                             ("scheduler", ["scheduler"]), ("dag-processor", ["dag-processor"]),
+                                             ("worker", ["celery", "worker", "--concurrency", "4"])], procs)
         started = time.monotonic()
         deadline = started + 420
-        while time.monotonic() < deadline:  # the DAG processor has to have parsed the DAG
-            trig = subprocess.run([str(BIN / "airflow"), "dags", "trigger", "newswatch_poll", "-c",
-                                   json.dumps({"force": True})], env=env, capture_output=True, text=True,
-                                  timeout=120, cwd=REPO)
-            if trig.returncode == 0:
-                break
-            time.sleep(3)
-        else:
-            pytest.fail(f"newswatch_poll never became triggerable: {trig.stderr[-2000:]}")
+        trigger_when_parsed(env, "newswatch_poll", {"force": True}, deadline)
         poll = alert = None
         while time.monotonic() < deadline:
             poll = next((r for r in _runs(env, "newswatch_poll") if r["run_id"].startswith("manual__")), None)
@@ -167,15 +159,6 @@ def test_poll_and_alert_dags_under_celery(es_url: str, demo_site: str, smtp_sink
         backlog_mails = expected_backlog_digests(expected)
         assert len(list(maildir.glob("*.eml"))) == backlog_mails
     finally:
-        for proc in procs:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        stop_processes(procs)
         index.drop_indices(es, settings)
         es.close()

@@ -162,13 +162,18 @@ class SlowPages(DemoSiteHandler):
         super().do_GET()
 
 
-@pytest.fixture()
-def slow_site() -> Iterator[str]:
-    server = DemoSiteServer(("127.0.0.1", 0), SlowPages, LiveStore(None))
+def serve_site(handler: type[DemoSiteHandler]) -> Iterator[str]:
+    """The sample site with ``handler`` on a free loopback port, in a thread, for the length of a fixture."""
+    server = DemoSiteServer(("127.0.0.1", 0), handler, LiveStore(None))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
+
+
+@pytest.fixture()
+def slow_site() -> Iterator[str]:
+    yield from serve_site(SlowPages)
 
 
 def test_fetch_killed_mid_batch_then_the_retry_redoes_it_and_nothing_is_lost_or_doubled(
@@ -223,11 +228,7 @@ class SlowerPages(SlowPages):
 
 @pytest.fixture()
 def slower_site() -> Iterator[str]:
-    server = DemoSiteServer(("127.0.0.1", 0), SlowerPages, LiveStore(None))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    yield from serve_site(SlowerPages)
 
 
 def _task_process(ti_id: str) -> int | None:
@@ -252,7 +253,7 @@ def test_an_airflow_fetch_task_killed_mid_batch_is_retried_and_nothing_is_lost_o
     run ends with every article of the site indexed exactly once."""
     import sqlalchemy
 
-    from tests.integration.helpers import airflow_env
+    from tests.integration.helpers import airflow_env, start_airflow, stop_processes, trigger_when_parsed
 
     port, _ = smtp_sink
     home = tmp_path / "airflow"
@@ -282,24 +283,14 @@ def test_an_airflow_fetch_task_killed_mid_batch_is_retried_and_nothing_is_lost_o
             return list(conn.execute(sqlalchemy.text(sql)).all())
 
     procs: list[subprocess.Popen[bytes]] = []
-    logs = {}
     settings = Settings(es=ElasticsearchSettings(url=es_url, index_prefix=prefix))
     es = make_es(settings)
     try:
-        for name, args in [("api-server", ["api-server", "--port", str(api_port)]), ("scheduler", ["scheduler"]),
-                           ("dag-processor", ["dag-processor"])]:
-            logs[name] = tmp_path / f"{name}.log"
-            procs.append(subprocess.Popen([airflow, *args], env=env, cwd=REPO, start_new_session=True,
-                                          stdout=logs[name].open("wb"), stderr=subprocess.STDOUT))
+        logs = start_airflow(env, tmp_path, [("api-server", ["api-server", "--port", str(api_port)]),
+                                             ("scheduler", ["scheduler"]), ("dag-processor", ["dag-processor"])],
+                             procs)
         deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:  # the DAG processor has to have parsed the DAG
-            trig = subprocess.run([airflow, "dags", "trigger", "newswatch_poll", "-c", json.dumps({"force": True})],
-                                  env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
-            if trig.returncode == 0:
-                break
-            time.sleep(3)
-        else:
-            pytest.fail(f"newswatch_poll never became triggerable: {trig.stderr[-2000:]}")
+        trigger_when_parsed(env, "newswatch_poll", {"force": True}, deadline)
 
         killed = None  # (task instance id, map index, pid)
         while killed is None and time.monotonic() < deadline:
@@ -345,16 +336,7 @@ def test_an_airflow_fetch_task_killed_mid_batch_is_retried_and_nothing_is_lost_o
               f"run done {time.monotonic() - t_kill:.0f}s after the kill; expected {expected}, found {found}")
         assert found == {"documents": expected, "distinct": expected, "duplicated": 0}
     finally:
-        for proc in procs:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        stop_processes(procs)
         db.dispose()
         from newswatch import index
 
