@@ -257,6 +257,12 @@ CANDIDATE_FIELDS = ["id", "published", "lang", "minhash", "minhash_bands", "embe
                     "story_id"]
 
 
+# The neighbour searches want only each hit's id and story id: from doc values, never from ``_source``
+# (an indexed article's source is its whole text, search text and 512 floats; filtering it to two fields
+# still parses all of it, for every hit of every search)
+_IDS_ONLY: dict[str, Any] = {"_source": False, "docvalue_fields": ["story_id"]}
+
+
 def es_candidates(es: Any, index: str, params: StoryParams = PARAMS) -> CandidateSource:
     """Candidates from Elasticsearch for a batch, in two kinds of round trip: one ``msearch`` (per 100
     articles) asking, per article, for the ids and story ids of the articles sharing an LSH band
@@ -275,7 +281,7 @@ def es_candidates(es: Any, index: str, params: StoryParams = PARAMS) -> Candidat
             not_self = {"ids": {"values": [art["id"]]}}
             bands = list(art.get("minhash_bands") or [])
             if bands:
-                searches += [{"index": index}, {"size": dedupe.CANDIDATES, "_source": ["id", "story_id"], "query": {
+                searches += [{"index": index}, {"size": dedupe.CANDIDATES, **_IDS_ONLY, "query": {
                     "bool": {"should": [{"term": {"minhash_bands": b}} for b in bands], "minimum_should_match": 1,
                              "must_not": [not_self]}}}]
                 owners.append(art["id"])
@@ -284,7 +290,7 @@ def es_candidates(es: Any, index: str, params: StoryParams = PARAMS) -> Candidat
                 if _hours(art.get("published")) is not None:
                     flt.append({"range": {"published": {"gte": f"{art['published']}||-{window}",
                                                         "lte": f"{art['published']}||+{window}"}}})
-                searches += [{"index": index}, {"size": params.knn, "_source": ["id", "story_id"], "knn": {
+                searches += [{"index": index}, {"size": params.knn, **_IDS_ONLY, "knn": {
                     "field": "embedding", "query_vector": list(art["embedding"]), "k": params.knn,
                     "num_candidates": max(50, 4 * params.knn), "filter": flt}}]
                 owners.append(art["id"])
@@ -293,7 +299,7 @@ def es_candidates(es: Any, index: str, params: StoryParams = PARAMS) -> Candidat
             resp = es.msearch(searches=searches[start:start + 200])
             for owner, r in zip(owners[start // 2:], resp["responses"], strict=False):
                 found.setdefault(owner, set()).update(
-                    h["_source"].get("story_id") or h["_id"] for h in r.get("hits", {}).get("hits", []))
+                    (h.get("fields", {}).get("story_id") or [h["_id"]])[0] for h in r.get("hits", {}).get("hits", []))
         wanted = sorted({s for stories_ in found.values() for s in stories_})
         members: dict[str, list[dict[str, Any]]] = {}
         for start in range(0, len(wanted), 500):

@@ -8,6 +8,10 @@ Memory is bounded by the download window and the page chunk, not by the batch: a
 per thread are in flight or waiting to be extracted, and ``fetch_batch`` stores the raw HTML every
 ``PAGE_CHUNK`` pages instead of holding a whole batch's pages (a first poll of 250 feeds at 50 new items each
 is 12,500 pages, ~2 GB of HTML at real pages' ~170 kB).
+
+``fetch_batch`` also computes each new article's story embedding (``indexing.add_embeddings``, per stored
+chunk): it needs nothing but the article, so it runs in the parallel fetch shards, not in the one index step
+that must see every shard's articles.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from newswatch.politeness import host_limiter
 from newswatch.records import Article, Entry, Failure, Page
 from newswatch.runtime import Runtime
 from newswatch.staging import ARTICLES, ENTRIES, FAILURES, check_batch_id, read_records, write_records
+from newswatch.steps.indexing import add_embeddings
 from newswatch.steps.poll import Report
 
 log = logging.getLogger(__name__)
@@ -148,6 +153,9 @@ def fetch_batch(rt: Runtime, batch: str, *, on_report: Callable[[Report], None] 
         # an article already indexed under its canonical id is not stored again (its link ids are, below)
         seen = set(index.find_docs(es, settings, "articles", [a.id for a, _, _ in chunk], source=False))
         known.update(seen)
+        # the story embedding, here in the parallel shards rather than in the one index step after them
+        # (while this thread encodes, the download threads go on: the encoder releases the GIL)
+        add_embeddings([a for a, _, _ in chunk if a.id not in seen])
         index.store_pages(es, settings, (Page.of(a, html, ctype) for a, html, ctype in chunk if a.id not in seen))
         chunk.clear()
 

@@ -119,13 +119,24 @@ def _reused_embedding(art: Article, old: dict[str, Any]) -> dict[str, Any]:
     return {"embedding": old["embedding"]}
 
 
+def add_embeddings(articles: Sequence[Article]) -> int:
+    """Set the encoder's vector on each article that has none (one encoder call for all of them); returns
+    how many were embedded. The fetch step calls it on each chunk of pages it stores, so the embeddings are
+    computed in the parallel shards and staged with the articles; the serial index step then only embeds
+    what came without one (``index --file``, a record staged before)."""
+    todo = [a for a in articles if not a.embedding]
+    if todo:
+        vectors = encoder.embed([encoder.article_text(a.title, a.text) for a in todo])
+        for a, vec in zip(todo, vectors, strict=True):
+            a.embedding = [round(float(x), 6) for x in vec]
+    return len(todo)
+
+
 def _add_story_features(records: dict[str, Article]) -> None:
     """Embeddings (one encoder call for the chunk, only where missing) and reported numbers."""
-    todo = [i for i, a in records.items() if not a.embedding]
-    if todo:
-        vectors = encoder.embed([encoder.article_text(records[i].title, records[i].text) for i in todo])
-        for i, vec in zip(todo, vectors, strict=True):
-            records[i] = records[i].model_copy(update={"embedding": [round(float(x), 6) for x in vec]})
+    todo = {i: a.model_copy() for i, a in records.items() if not a.embedding}
+    add_embeddings(list(todo.values()))
+    records.update(todo)
     for i, a in records.items():
         records[i] = a.model_copy(update={"numbers": stories.numbers_of(f"{a.title}\n{a.text}", a.claims)})
 

@@ -133,3 +133,34 @@ def test_failed_send_is_retried_and_never_duplicated(settings_factory, demo_site
     assert up["sent"] == 1 and up["retried"] == 1 and up["failed"] == 0
     assert alerts.send_alerts(settings, es, lambda: smtp_connect(settings), recipients)["sent"] == 0
     assert len(list(maildir.glob("*.eml"))) == 1
+
+
+def test_the_fetch_shards_stage_story_embeddings_and_the_index_step_does_not_embed_again(
+        settings_factory, demo_site, tmp_path: Path, monkeypatch) -> None:
+    """The encoder runs in the parallel fetch step: each staged article carries its title + lead vector, the
+    one the index step would compute, and the index step (one process for every shard) encodes nothing."""
+    import numpy as np
+
+    from newswatch import encoder
+    from newswatch.records import Article
+    from newswatch.staging import ARTICLES, read_records
+
+    settings = settings_factory(feeds_file=write_demo_feeds(tmp_path / "feeds.yaml", demo_site))
+    rt = Runtime(settings)
+    steps.poll_shard(rt, "emb", feeds=load_feeds(settings.feeds_path), force=True)
+    fetched = steps.fetch_batch(rt, "emb")
+    staged = [Article.model_validate(r) for r in read_records(rt.staging, "emb", ARTICLES)]
+    assert len(staged) == fetched["articles"] == len(expected_articles())
+    assert all(a.embedding and len(a.embedding) == encoder.DIMS for a in staged)
+    sample = staged[:5]
+    again = encoder.embed([encoder.article_text(a.title, a.text) for a in sample])
+    assert np.allclose(np.array([a.embedding for a in sample]), again, atol=1e-5)
+
+    def no_encoder(texts):
+        raise AssertionError(f"the index step encoded {len(texts)} texts again")
+
+    monkeypatch.setattr(encoder, "embed", no_encoder)
+    assert steps.index_batches(rt, ["emb"])["indexed"] == len(staged)
+    es_docs = rt.es.search(index=index.index_name(settings, "articles"), size=500,
+                           source_includes=["id", "embedding"])["hits"]["hits"]
+    assert len(es_docs) == len(staged) and all(len(h["_source"]["embedding"]) == encoder.DIMS for h in es_docs)
