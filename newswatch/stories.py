@@ -265,7 +265,7 @@ _IDS_ONLY: dict[str, Any] = {"_source": False, "docvalue_fields": ["story_id"]}
 
 def es_candidates(es: Any, index: str, params: StoryParams = PARAMS) -> CandidateSource:
     """Candidates from Elasticsearch for a batch, in two kinds of round trip: one ``msearch`` (per 100
-    articles) asking, per article, for the ids and story ids of the articles sharing an LSH band
+    articles) with one search per article for the ids and story ids of the articles sharing an LSH band
     (near-duplicates) and of the ``knn`` nearest embeddings published within ``max_gap_hours``; then one
     ``terms`` search (per 500 stories) for every member of the stories found, with the fields scoring needs.
 
@@ -278,26 +278,36 @@ def es_candidates(es: Any, index: str, params: StoryParams = PARAMS) -> Candidat
         owners: list[str] = []
         window = f"{int(params.max_gap_hours)}h"
         for art in batch:
+            # one search per article: its LSH band neighbours (the query; each shared band scores 1, so they
+            # rank first) and its ``knn`` nearest embeddings in the time window (scores ≤ 1); the hits are
+            # their union
             not_self = {"ids": {"values": [art["id"]]}}
+            should: list[dict[str, Any]] = []
+            size = 0
             bands = list(art.get("minhash_bands") or [])
             if bands:
-                searches += [{"index": index}, {"size": dedupe.CANDIDATES, **_IDS_ONLY, "query": {
-                    "bool": {"should": [{"term": {"minhash_bands": b}} for b in bands], "minimum_should_match": 1,
-                             "must_not": [not_self]}}}]
-                owners.append(art["id"])
+                size += dedupe.CANDIDATES
+                should += [{"constant_score": {"filter": {"term": {"minhash_bands": b}}}} for b in bands]
             if art.get("embedding"):
-                flt: list[dict[str, Any]] = [{"bool": {"must_not": [not_self]}}]
+                # the knn *query* (in the query phase), not the top-level knn section (a DFS round of its own)
+                flt: list[dict[str, Any]] = []
                 if _hours(art.get("published")) is not None:
                     flt.append({"range": {"published": {"gte": f"{art['published']}||-{window}",
                                                         "lte": f"{art['published']}||+{window}"}}})
-                searches += [{"index": index}, {"size": params.knn, **_IDS_ONLY, "knn": {
-                    "field": "embedding", "query_vector": list(art["embedding"]), "k": params.knn,
-                    "num_candidates": max(50, 4 * params.knn), "filter": flt}}]
+                size += params.knn
+                should.append({"knn": {"field": "embedding", "query_vector": list(art["embedding"]), "k": params.knn,
+                                       "num_candidates": max(50, 4 * params.knn), "filter": flt}})
+            body: dict[str, Any] = {"size": size, **_IDS_ONLY, "track_total_hits": False, "query": {"bool": {
+                "should": should, "minimum_should_match": 1, "must_not": [not_self]}}}
+            if size:
+                searches += [{"index": index}, body]
                 owners.append(art["id"])
         found: dict[str, set[str]] = {}  # article id -> story ids of its neighbours
         for start in range(0, len(searches), 200):  # 100 searches a request
             resp = es.msearch(searches=searches[start:start + 200])
             for owner, r in zip(owners[start // 2:], resp["responses"], strict=False):
+                if "error" in r:  # fewer candidates would split a story silently: the step fails and retries
+                    raise RuntimeError(f"story candidate search for {owner} failed: {str(r['error'])[:300]}")
                 found.setdefault(owner, set()).update(
                     (h.get("fields", {}).get("story_id") or [h["_id"]])[0] for h in r.get("hits", {}).get("hits", []))
         wanted = sorted({s for stories_ in found.values() for s in stories_})
