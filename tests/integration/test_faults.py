@@ -293,10 +293,13 @@ def test_an_airflow_fetch_task_killed_mid_batch_is_retried_and_nothing_is_lost_o
         trigger_when_parsed(env, "newswatch_poll", {"force": True}, deadline)
 
         killed = None  # (task instance id, map index, pid)
+        missed: list[Any] = []  # kills that landed after their try had already reported its end
         while killed is None and time.monotonic() < deadline:
             running = rows("SELECT id, map_index FROM task_instance WHERE dag_id = 'newswatch_poll' AND "
                            "task_id = 'shard.fetch_shard' AND state = 'running' AND try_number = 1")
             for ti_id, map_index in running:
+                if map_index in [m for m, _ in missed]:
+                    continue
                 pid = _task_process(str(ti_id))
                 if not pid:
                     continue
@@ -308,10 +311,26 @@ def test_an_airflow_fetch_task_killed_mid_batch_is_retried_and_nothing_is_lost_o
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:  # that batch was done already: try the other shard's
                     continue
+                # The kill counts once Airflow sees that try end without success; a kill that lands after the
+                # try sent its success (the batch was done) did not test anything: try the other shard's.
+                outcome = None
+                settle = time.monotonic() + 60
+                while outcome is None and time.monotonic() < settle:
+                    now = rows("SELECT try_number, state FROM task_instance WHERE task_id = 'shard.fetch_shard' "
+                               f"AND map_index = {map_index}")
+                    if now and (now[0][0] > 1 or now[0][1] in ("failed", "up_for_retry")):
+                        outcome = "failed"
+                    elif now and now[0][1] == "success":
+                        outcome = "missed"
+                    else:
+                        time.sleep(0.5)
+                if outcome == "missed":
+                    missed.append((map_index, pid))
+                    continue
                 killed = (str(ti_id), map_index, pid)
                 break
             time.sleep(0.3)
-        assert killed, "no fetch task was seen running"
+        assert killed, f"no fetch task was seen running mid-batch (kills that came too late: {missed})"
         t_kill = time.monotonic()
 
         state = None
@@ -327,12 +346,15 @@ def test_an_airflow_fetch_task_killed_mid_batch_is_retried_and_nothing_is_lost_o
                      f"AND map_index = {killed[1]} ORDER BY try_number")
         final = rows("SELECT try_number, state FROM task_instance WHERE task_id = 'shard.fetch_shard' "
                      f"AND map_index = {killed[1]}")
-        assert tries and tries[0][1] in ("failed", "up_for_retry"), tries  # the killed try, recorded as failed
+        everything = rows("SELECT map_index, try_number, state FROM task_instance_history "
+                          "WHERE task_id = 'shard.fetch_shard' ORDER BY map_index, try_number")
+        assert tries and tries[0][1] in ("failed", "up_for_retry"), (tries, everything, missed)  # the killed try
         assert final == [(2, "success")], final  # ... and its retry did the batch
 
         expected = len(expected_articles())
         found = counts(es, f"{prefix}-articles")
-        print(f"\nAirflow fetch task (map index {killed[1]}) killed with SIGKILL: tries {tries} then {final}; "
+        print(f"\nAirflow fetch task (map index {killed[1]}) killed with SIGKILL: tries {tries} then {final} "
+              f"(late kills {missed}); "
               f"run done {time.monotonic() - t_kill:.0f}s after the kill; expected {expected}, found {found}")
         assert found == {"documents": expected, "distinct": expected, "duplicated": 0}
     finally:
