@@ -295,7 +295,7 @@ def _numbers_only(records: dict[str, Article]) -> None:
         records[i] = a.model_copy(update={"numbers": stories.numbers_of(f"{a.title}\n{a.text}", a.claims)})
 
 
-def _minhash_only(docs: list[dict[str, Any]], source: Any = None, params: Any = None) -> int:
+def _minhash_only(docs: list[dict[str, Any]], source: Any = None, params: Any = None, background: Any = None) -> int:
     """Baseline ``stories.assign``: near-duplicates by MinHash within the chunk, no Elasticsearch query."""
     return dedupe.assign_stories(None, "x", docs)
 

@@ -68,6 +68,19 @@ PARAMS = StoryParams()
 CandidateSource = Callable[[list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]
 
 
+@dataclass(frozen=True)
+class Background:
+    """How many indexed articles there are, and how many of them name each entity and report each count."""
+
+    total: int
+    entities: dict[str, int]
+    numbers: dict[int, int]
+
+
+# the background of the entities and counts named (``es_background``)
+BackgroundSource = Callable[[set[str], set[int]], Background]
+
+
 def numbers_of(text: str, claims: Sequence[dict[str, Any]] = ()) -> list[int]:
     """Counts an article reports: its claims' numbers and the numbers ≥ 20 written in digits (years out)."""
     found = {int(c["count"]) for c in claims if c.get("count")}
@@ -119,14 +132,20 @@ class Rarity:
     names). ``prior_docs`` 5 rather than 0 so that two reports of one event, clustered alone, still count
     what they share; 0 to 40 score the same on the story sets."""
 
-    def __init__(self, docs: Sequence[dict[str, Any]], params: StoryParams = PARAMS) -> None:
+    def __init__(self, docs: Sequence[dict[str, Any]], params: StoryParams = PARAMS,
+                 background: Background | None = None) -> None:
         self.entities: Counter[str] = Counter()
         self.numbers: Counter[int] = Counter()
         for d in docs:
             f = _feat(d)
             self.entities.update(f.entities)
             self.numbers.update(f.numbers)
-        self.total = len(docs) + params.prior_docs + 1
+        extra = 0
+        if background is not None:  # the articles already indexed, counted by Elasticsearch
+            extra = background.total
+            self.entities.update(background.entities)
+            self.numbers.update(background.numbers)
+        self.total = len(docs) + extra + params.prior_docs + 1
         self._log_total = math.log(self.total)
 
     def weight(self, df: int) -> float:
@@ -213,7 +232,7 @@ class _Pool:
 
 
 def assign(articles: Sequence[dict[str, Any]], source: CandidateSource | None = None,
-           params: StoryParams = PARAMS) -> int:
+           params: StoryParams = PARAMS, background: BackgroundSource | None = None) -> int:
     """Set ``story_id`` on each article dict (``id, published, lang, minhash, minhash_bands, embedding,
     entities, numbers``); articles already carrying a ``story_id`` keep it. Returns how many joined an
     existing story."""
@@ -224,7 +243,12 @@ def assign(articles: Sequence[dict[str, Any]], source: CandidateSource | None = 
     for cands in indexed.values():
         for c in cands:
             reference.setdefault(c["id"], c)
-    rarity = Rarity(list(reference.values()), params)
+    if background is None:  # one call (``newswatch cluster``): rarity over its input and the candidates
+        rarity = Rarity(list(reference.values()), params)
+    else:  # the pipeline: over the batch and everything indexed before it (the candidates among them)
+        feats = [_feat(d) for d in reference.values()]
+        rarity = Rarity(ordered, params, background(set().union(*(f.entities for f in feats)),
+                                                    set().union(*(f.numbers for f in feats))))
     pool = _Pool(len(ordered))
     for art in ordered:
         if art.get("story_id"):
@@ -320,6 +344,30 @@ def es_candidates(es: Any, index: str, params: StoryParams = PARAMS) -> Candidat
         # one dict per indexed article, shared by every article of the batch it is a candidate of
         return {owner: [m for s in sorted(stories_) for m in members.get(s, ()) if m["id"] != owner]
                 for owner, stories_ in found.items()}
+
+    return source
+
+
+def es_background(es: Any, index: str) -> BackgroundSource:
+    """The rarity background from Elasticsearch: one size-0 search counting the indexed articles and, per
+    entity id and per count asked for, the articles naming it (terms aggregations limited to those values).
+
+    Why: weighed over a batch and its candidates alone, the rarity of what two articles share depends on
+    how many articles the run happens to hold. The story set indexed one article per run lost recall
+    0.942 → 0.858 (cross-language 0.949 → 0.878) against clustering it in one call; weighed over the
+    batch and every article indexed before it, 0.892 / 0.918 (``tests/integration/test_story_candidates.py``)."""
+
+    def source(entities: set[str], numbers: set[int]) -> Background:
+        aggs: dict[str, Any] = {}
+        if entities:
+            aggs["e"] = {"terms": {"field": "entities.id", "include": sorted(entities), "size": len(entities)}}
+        if numbers:
+            aggs["n"] = {"terms": {"field": "numbers", "include": sorted(numbers), "size": len(numbers)}}
+        resp = es.search(index=index, size=0, track_total_hits=True, aggs=aggs or None)
+        got = resp.get("aggregations") or {}
+        return Background(total=int(resp["hits"]["total"]["value"]),
+                          entities={b["key"]: b["doc_count"] for b in got.get("e", {}).get("buckets", [])},
+                          numbers={int(b["key"]): b["doc_count"] for b in got.get("n", {}).get("buckets", [])})
 
     return source
 

@@ -95,7 +95,8 @@ def index_articles(rt: Runtime, articles: Iterable[Article], *, chunk: int = CHU
         _add_story_features(records)
         fresh = [a for i, a in records.items() if i not in existing and not a.story_id]
         docs = [a.model_dump(mode="json") for a in fresh]
-        totals["joined_stories"] += stories.assign(docs, stories.es_candidates(es, reads))
+        totals["joined_stories"] += stories.assign(docs, stories.es_candidates(es, reads),
+                                                 background=stories.es_background(es, reads))
         for d in docs:
             records[d["id"]] = records[d["id"]].model_copy(update={"story_id": d["story_id"]})
         counts = index.bulk_upsert(es, art_index, ((i, a.doc()) for i, a in records.items()))
