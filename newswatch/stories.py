@@ -238,7 +238,10 @@ def assign(articles: Sequence[dict[str, Any]], source: CandidateSource | None = 
     existing story."""
     joined = 0
     ordered = sorted(articles, key=lambda a: (str(a.get("published") or "9999"), a["id"]))
-    indexed = source([a for a in ordered if not a.get("story_id")]) if source is not None else {}
+    todo = [a for a in ordered if not a.get("story_id")]
+    if not todo:  # a re-index or retag of indexed articles: no candidate or background search
+        return 0
+    indexed = source(todo) if source is not None else {}
     reference = {a["id"]: a for a in ordered}
     for cands in indexed.values():
         for c in cands:

@@ -293,12 +293,12 @@ def test_an_airflow_fetch_task_killed_mid_batch_is_retried_and_nothing_is_lost_o
         trigger_when_parsed(env, "newswatch_poll", {"force": True}, deadline)
 
         killed = None  # (task instance id, map index, pid)
-        missed: list[Any] = []  # kills that landed after their try had already reported its end
+        missed: dict[int, int] = {}  # map index -> pid of a kill that landed after its try reported its end
         while killed is None and time.monotonic() < deadline:
             running = rows("SELECT id, map_index FROM task_instance WHERE dag_id = 'newswatch_poll' AND "
                            "task_id = 'shard.fetch_shard' AND state = 'running' AND try_number = 1")
             for ti_id, map_index in running:
-                if map_index in [m for m, _ in missed]:
+                if map_index in missed:
                     continue
                 pid = _task_process(str(ti_id))
                 if not pid:
@@ -325,7 +325,7 @@ def test_an_airflow_fetch_task_killed_mid_batch_is_retried_and_nothing_is_lost_o
                     else:
                         time.sleep(0.5)
                 if outcome == "missed":
-                    missed.append((map_index, pid))
+                    missed[map_index] = pid
                     continue
                 killed = (str(ti_id), map_index, pid)
                 break
