@@ -10,7 +10,7 @@ from newswatch.records import Article, Entry, Failure, FeedHealth, FeedState, Pa
 
 
 def stored_fields(model: type[BaseModel]) -> set[str]:
-    return {name for name, f in model.model_fields.items() if not f.exclude}
+    return {name for name, f in model.model_fields.items() if not f.exclude} | set(model.model_computed_fields)
 
 
 @pytest.mark.parametrize(("model", "kind"), [(Article, "articles"), (Page, "pages"), (FeedState, "feeds"),

@@ -62,3 +62,22 @@ def test_searches_read_only_what_they_show() -> None:
     assert "stats" not in str(counted["aggs"]) and {"first", "last"} <= set(counted["aggs"])
     claims = claims_body(tq)
     assert claims["size"] == tq.claims and claims["sort"][0] == {"published": {"order": "desc", "missing": "_last"}}
+    # the claims come from doc values: no _source, no stored field (each costs a ~19 kB block per article)
+    assert claims["_source"] is False and claims["stored_fields"] == "_none_"
+    assert claims["docvalue_fields"] == ["id", "claims_json"]
+
+
+def test_claims_json_holds_what_the_claims_chart_shows() -> None:
+    import json
+
+    from newswatch.records import Article
+    from newswatch.tagging import build_claims_timeline
+
+    art = Article(id="a", url="https://x.example/a", source="x", host="x.example", title="Troops",
+                  published="2024-11-05T09:00:00+09:00", fetched_at="2024-11-05",
+                  claims=[{"count": 10000, "unit": "troops", "source": "NIS", "sentence": "About 10,000 troops."},
+                          {"count": 3000, "count_max": 4000, "unit": "troops", "sentence": "3,000 to 4,000."}])
+    assert Article(**{**art.model_dump(), "claims": []}).claims_json is None
+    packed = {**json.loads(art.claims_json or ""), "id": "a"}
+    assert art.doc()["claims_json"] == art.claims_json
+    assert build_claims_timeline([packed]) == build_claims_timeline([{**art.doc(), "id": "a"}])
