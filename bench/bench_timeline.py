@@ -835,8 +835,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         index.drop_indices(es, settings)
     index.ensure_indices(es, settings)
-    scratch = scratch_name(settings) if args.resume and es.indices.exists(index=scratch_name(settings)) \
-        else create_scratch(es, settings)
+    if args.resume and es.indices.exists(index=scratch_name(settings)):
+        scratch = scratch_name(settings)  # (the mapping of this code: a field added since is added in place)
+        es.indices.put_mapping(index=scratch, properties=index.template_body("articles")["mappings"]["properties"])
+    else:
+        scratch = create_scratch(es, settings)
     stats = WriteStats()
     for p in range(stride):
         size_after = (p + 1) * sizes[0]

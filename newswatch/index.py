@@ -29,7 +29,7 @@ import logging
 import re
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError, helpers
 
@@ -243,19 +243,27 @@ def find_docs(es: Elasticsearch, settings: Settings, kind: str, ids: Sequence[st
 
 
 def iter_hits(es: Elasticsearch, index: str, query: dict[str, Any], sort: list[Any], *,
-              source: Sequence[str] | None = None, source_excludes: Sequence[str] | None = None,
-              page: int = PAGE, keep_alive: str = "2m") -> Generator[dict[str, Any], None, None]:
+              source: Sequence[str] | Literal[False] | None = None, source_excludes: Sequence[str] | None = None,
+              docvalue_fields: Sequence[str] | None = None, page: int = PAGE,
+              keep_alive: str = "2m") -> Generator[dict[str, Any], None, None]:
     """Every hit of ``query`` in ``sort`` order, a page at a time: ``search_after`` over a point in time (core
     Elasticsearch, no X-Pack), so a listing neither stops at 10,000 hits nor sees a page twice while writers
-    write. Stop iterating early to read only the first hits; the point in time is closed either way."""
+    write. Stop iterating early to read only the first hits; the point in time is closed either way.
+    ``source=False`` with ``docvalue_fields`` reads only those fields' doc values (in each hit's ``fields``)."""
     pit = es.open_point_in_time(index=index, keep_alive=keep_alive)["id"]
     after: list[Any] | None = None
     try:
         while True:
             kwargs: dict[str, Any] = {"search_after": after} if after is not None else {}
+            if source is False:
+                kwargs.update(source=False, stored_fields="_none_")
+            elif source:
+                kwargs["source_includes"] = list(source)
+            if source_excludes:
+                kwargs["source_excludes"] = list(source_excludes)
+            if docvalue_fields:
+                kwargs["docvalue_fields"] = list(docvalue_fields)
             resp = es.search(pit={"id": pit, "keep_alive": keep_alive}, query=query, sort=sort, size=page,
-                             source_includes=list(source) if source else None,
-                             source_excludes=list(source_excludes) if source_excludes else None,
                              track_total_hits=False, **kwargs)
             pit = resp.get("pit_id", pit)
             hits = resp["hits"]["hits"]

@@ -7,6 +7,7 @@ Korean, Russian, Ukrainian and English, on any Elasticsearch build: see :func:`t
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from elasticsearch import Elasticsearch
@@ -157,24 +158,67 @@ def story_row(bucket: dict[str, Any]) -> dict[str, Any]:
             "title": lead.get("title"), "url": lead.get("url"), "source": lead.get("source")}
 
 
+CLAIMS_SOURCE = ["published", "title", "url", "claims"]  # what the chart needs of an article (``claims_json``)
+
+
+def claims_items(es: Elasticsearch, name: str, hits: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """``{"id", "published", "title", "url", "claims"}`` per hit of ``claims_body``, in the hits' order, and
+    the ``took`` of the extra search: from ``claims_json``, else (older or oversized articles) from
+    ``_source`` in one more search by id (the article's ``id`` is its ``_id``)."""
+    items: list[dict[str, Any] | None] = []
+    missing: dict[str, int] = {}
+    for h in hits:
+        fields = h.get("fields", {})
+        art_id = fields.get("id", [None])[0]
+        if "claims_json" in fields:
+            items.append({**json.loads(fields["claims_json"][0]), "id": art_id})
+        elif art_id is not None:
+            missing[art_id] = len(items)
+            items.append(None)
+    took = 0
+    if missing:
+        resp = es.search(index=name, query={"ids": {"values": list(missing)}}, size=len(missing),
+                         source_includes=CLAIMS_SOURCE)
+        took = int(resp.get("took", 0))
+        for h in resp["hits"]["hits"]:
+            items[missing[h["_id"]]] = {**h["_source"], "id": h["_id"]}
+    return [item for item in items if item is not None], took
+
+
 def claims_timeline(es: Elasticsearch, settings: Settings, *, limit: int | None = 1000) -> list[dict[str, Any]]:
     """Reported troop numbers (date, number, who said it, article), newest first: the first ``limit`` claims
     (``None`` or 0: every one). Articles are read a page at a time (``index.iter_hits``: ``search_after``
-    over a point in time), so the listing goes past any result window and stops reading once it has enough.
+    over a point in time), so the listing goes past any result window and stops reading once it has enough;
+    each page from doc values (``claims_json``), as the timeline's claims chart (``claims_items``).
     """
     from newswatch.tagging import build_claims_timeline
 
+    name = index.index_name(settings, "articles")
+    page = min(index.PAGE, limit or index.PAGE)
     hits = index.iter_hits(
-        es, index.index_name(settings, "articles"),
-        query={"nested": {"path": "claims", "query": {"exists": {"field": "claims.count"}}}},
+        es, name, query={"nested": {"path": "claims", "query": {"exists": {"field": "claims.count"}}}},
         sort=[{"published": {"order": "desc", "missing": "_last"}}, {"id": "asc"}],
-        source=["id", "published", "title", "url", "claims"], page=min(index.PAGE, limit or index.PAGE))
+        source=False, docvalue_fields=["id", "claims_json"], page=page)
     rows: list[dict[str, Any]] = []
+    batch: list[dict[str, Any]] = []
+
+    def take(page_hits: list[dict[str, Any]]) -> bool:
+        """Add the page's claims, article by article (newest first); True once there are enough."""
+        for item in claims_items(es, name, page_hits)[0]:
+            rows.extend(build_claims_timeline([item]))
+            if limit and len(rows) >= limit:
+                return True
+        return False
+
     try:
         for hit in hits:
-            rows += build_claims_timeline([{**hit["_source"], "id": hit["_id"]}])
-            if limit and len(rows) >= limit:
-                break
+            batch.append(hit)
+            if len(batch) == page:
+                if take(batch):
+                    break
+                batch = []
+        else:
+            take(batch)
     finally:
         hits.close()  # closes the point in time now, not when the generator is collected
     return rows[:limit] if limit else rows

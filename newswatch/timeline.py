@@ -16,7 +16,6 @@ show are the same numbers.
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
@@ -218,45 +217,18 @@ def _highlight(q: str | None) -> dict[str, Any]:
     return {"fields": fields}
 
 
-CLAIMS_SOURCE = ["published", "title", "url", "claims"]  # what the chart needs of an article (``claims_json``)
-
-
 def claims_body(tq: TimelineQuery) -> dict[str, Any]:
     """The newest ``tq.claims`` matching articles with claims, and how many match. Each hit is read from doc
     values only (``id`` and ``claims_json``, no stored fields): reading and parsing the ~19 kB ``_source`` of
     200 articles to cut out their claims was most of the timeline's time (at 100 k articles 46/159 ms p50/p95
     against 7/20 ms from doc values in the same run, bench/README.md). An article written before
     ``claims_json`` existed, or whose claims are too long for it (``ignore_above``), has none:
-    ``claims_items`` reads those few from ``_source``."""
+    ``search.claims_items`` reads those few from ``_source``."""
     query = es_query(tq)
     query["bool"]["filter"].append({"nested": {"path": "claims", "query": {"exists": {"field": "claims.count"}}}})
     return {"query": query, "size": tq.claims, "sort": [{"published": {"order": "desc", "missing": "_last"}}],
             "_source": False, "stored_fields": "_none_", "docvalue_fields": ["id", "claims_json"],
             "track_total_hits": True}
-
-
-def claims_items(es: Elasticsearch, name: str, hits: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
-    """``{"id", "published", "title", "url", "claims"}`` per hit of ``claims_body``, in the hits' order, and
-    the ``took`` of the extra search: from ``claims_json``, else (older or oversized articles) from
-    ``_source`` in one more search by id (the article's ``id`` is its ``_id``)."""
-    items: list[dict[str, Any] | None] = []
-    missing: dict[str, int] = {}
-    for h in hits:
-        fields = h.get("fields", {})
-        art_id = fields.get("id", [None])[0]
-        if "claims_json" in fields:
-            items.append({**json.loads(fields["claims_json"][0]), "id": art_id})
-        elif art_id is not None:
-            missing[art_id] = len(items)
-            items.append(None)
-    took = 0
-    if missing:
-        resp = es.search(index=name, query={"ids": {"values": list(missing)}}, size=len(missing),
-                         source_includes=CLAIMS_SOURCE)
-        took = int(resp.get("took", 0))
-        for h in resp["hits"]["hits"]:
-            items[missing[h["_id"]]] = {**h["_source"], "id": h["_id"]}
-    return [item for item in items if item is not None], took
 
 
 def _facet(agg: dict[str, Any]) -> list[dict[str, Any]]:
@@ -380,7 +352,7 @@ def run_timeline(es: Elasticsearch, settings: Settings, tq: TimelineQuery) -> di
     if tq.claims:
         part = next(parts)
         claims_articles = part["hits"]["total"]["value"]
-        items, extra_took = claims_items(es, name, part["hits"]["hits"])
+        items, extra_took = search.claims_items(es, name, part["hits"]["hits"])
         took += extra_took
         claims = build_claims_timeline(items)
         for row in claims:

@@ -179,3 +179,44 @@ def test_cli_alert_with_smtp_down_prints_counts_and_exits_1(settings_factory, tm
     assert counts["immediate"] == 0 and counts["failed"] == 1
     assert set(counts) >= {"immediate", "followups", "folded", "queued_for_digest", "failed"}
     assert len(down.stderr.strip().splitlines()) == 1 and "could not be sent" in down.stderr  # one line
+
+
+def test_cli_digest_prints_its_counts_and_sends_nothing_before_the_period_ends(settings_factory, smtp_sink,
+                                                                              tmp_path) -> None:
+    """``newswatch digest [--period] --json``: ``{"digests", "stories", "failed"}``; a story queued in the
+    current hour waits for the hour's end (``test_digest_exactly_once_per_period_and_empty_sends_nothing``
+    sends it then, once)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    port, maildir = smtp_sink
+    settings = settings_factory(smtp_port=port)
+    rt = Runtime(settings)
+    rt.ensure_indices()
+    index_items(rt, [article("fresh", now() - timedelta(minutes=1), **FRESH)])
+    recipients = tmp_path / "recipients.yaml"
+    recipients.write_text(f"recipients:\n  - email: reader@example.org\n    topics: [{TOPIC}]\n    modes: [digest]\n"
+                          "    digest: {every: hourly}\n")
+    env = {**os.environ, "NEWSWATCH_ES__URL": settings.es.url, "NEWSWATCH_ES__INDEX_PREFIX": settings.es.index_prefix,
+           "NEWSWATCH_SMTP__PORT": str(port), "NEWSWATCH_VAR_DIR": str(tmp_path / "var")}
+    base = [sys.executable, "-m", "newswatch.cli"]
+    hour = now().replace(minute=0, second=0, microsecond=0)
+    queued = subprocess.run([*base, "alert", "--recipients", str(recipients), "--json"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert queued.returncode == 0, queued
+    assert json.loads(queued.stdout.splitlines()[0])["queued_for_digest"] == 1
+    for period in (["--period", "hourly"], []):
+        out = subprocess.run([*base, "digest", *period, "--recipients", str(recipients), "--json"], env=env,
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out
+        counts = json.loads(out.stdout.splitlines()[0])
+        if now() - hour >= timedelta(hours=1):  # the hour ended during the test: its digest was due
+            assert counts["failed"] == 0 and counts["digests"] <= 1
+            return
+        assert {k: counts[k] for k in ("digests", "stories", "failed")} == {"digests": 0, "stories": 0, "failed": 0}
+    assert not mails(maildir)
+    bad = subprocess.run([*base, "digest", "--period", "monthly"], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode == 2 and "monthly" in bad.stderr

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from fastapi import HTTPException, Request
 from fastapi.testclient import TestClient
 
+from newswatch import search
 from newswatch.cli import main
 from newswatch.clients import make_es
 from newswatch.index import drop_indices
@@ -174,6 +175,8 @@ def test_claims_without_claims_json_are_read_from_source(indexed: dict[str, Any]
     from ``_source``: the same claims, claim by claim."""
     es, settings = indexed["es"], indexed["settings"]
     before = run_timeline(es, settings, TimelineQuery())
+    listing = search.claims_timeline(es, settings, limit=0)  # ``newswatch claims``: the same doc values
+    assert len(listing) >= len(before["claims"]) > 0
     name = f"{indexed['prefix']}-articles"
     hits = es.search(index=name, query={"nested": {"path": "claims", "query": {"exists": {"field": "claims.count"}}}},
                      size=100)["hits"]["hits"]
@@ -190,6 +193,8 @@ def test_claims_without_claims_json_are_read_from_source(indexed: dict[str, Any]
         # (the best articles may change order: with no query they tie, and the rewritten ones moved)
         assert {k: after[k] for k in ("claims", "claims_articles", "claims_truncated")} == {
             k: before[k] for k in ("claims", "claims_articles", "claims_truncated")}
+        assert search.claims_timeline(es, settings, limit=0) == listing
+        assert search.claims_timeline(es, settings, limit=2) == listing[:2]
     finally:
         for h in older:
             es.index(index=h["_index"], id=h["_id"], document=h["_source"])
