@@ -686,9 +686,12 @@ def pct(values: list[float], q: float) -> float:
 
 
 def measure_timeline(es: Elasticsearch, settings: Settings, rounds: int, seed: int,
-                     modules: tuple[Any, Any] | None = None) -> dict[str, Any]:
+                     modules: tuple[Any, Any] | None = None, cold: bool = False) -> dict[str, Any]:
     """The query mix through ``run_timeline`` of this code (or of ``modules``: another revision's timeline
-    and search, see ``--baseline-code``)."""
+    and search, see ``--baseline-code``). Elasticsearch's shard request cache keeps the answers of ``size: 0``
+    searches (the counting search) until the index changes, so after the warm-up a repeated query's
+    counting search is a cache hit; ``cold`` empties that cache before each timed query (untimed), as a
+    query nobody asked since the last refresh finds it."""
     tl, srch = modules or (timeline, search)
     name = index.index_name(settings, "articles")
     top = es.search(index=name, size=0, aggs={"s": {"terms": {"field": "story_id", "size": 1}},
@@ -707,6 +710,8 @@ def measure_timeline(es: Elasticsearch, settings: Settings, rounds: int, seed: i
         order = list(queries)
         rnd.shuffle(order)
         for label, tq in order:
+            if cold:
+                es.indices.clear_cache(index=name, request=True)
             res = tl.run_timeline(es, settings, tq)
             runs[label].append({"wall_ms": res["wall_ms"], "took_ms": res["took_ms"], "total": res["total"],
                                 "interval": res["interval"], "buckets": len(res["buckets"]),
@@ -724,7 +729,8 @@ def measure_timeline(es: Elasticsearch, settings: Settings, rounds: int, seed: i
     heaviest = max(per_query, key=lambda k: per_query[k]["took_ms_median"])
     code = b"".join(Path(m.__file__ or "").read_bytes() for m in (tl, srch))
     return {
-        "code_sha1": hashlib.sha1(code).hexdigest()[:12],
+        "code_sha1": hashlib.sha1(code).hexdigest()[:12], "request_cache": "emptied before each query" if cold
+        else "as it is (the counting search of a repeated query is a hit)",
         "queries": len(queries), "rounds": rounds, "runs": len(walls),
         "wall_ms_p50": pct(walls, 50), "wall_ms_p95": pct(walls, 95), "wall_ms_max": max(walls),
         "took_ms_p50": pct(tooks, 50), "took_ms_p95": pct(tooks, 95), "took_ms_max": max(tooks),
@@ -750,7 +756,7 @@ def aggregation_costs(es: Elasticsearch, settings: Settings, tl: Any, tq: Any) -
         aggs = body.pop("aggs")
 
     def took(b: dict[str, Any]) -> float:
-        values = [es.search(index=name, **b)["took"] for _ in range(6)][1:]
+        values = [es.search(index=name, **b, request_cache=False)["took"] for _ in range(6)][1:]
         return float(statistics.median(values))
 
     out: dict[str, Any] = {"interval": interval, "hits_only": took(body),
@@ -867,6 +873,8 @@ def main(argv: list[str] | None = None) -> int:
             report_timeline(say, size_after, section["timeline_baseline_code"], "baseline code")
         section["timeline"] = measure_timeline(es, settings, args.rounds, args.seed)
         report_timeline(say, size_after, section["timeline"], "this code")
+        section["timeline_no_request_cache"] = measure_timeline(es, settings, args.rounds, args.seed, cold=True)
+        report_timeline(say, size_after, section["timeline_no_request_cache"], "this code, request cache emptied")
         if args.step_articles and size_after == sizes[0]:
             section["index_step"] = measure_index_step(es, args.es_url, args.prefix, corpus, args.step_articles)
             say(f"index step: {json.dumps(section['index_step'])}")

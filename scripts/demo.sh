@@ -21,8 +21,25 @@ fi
 # alert emails link each story to the timeline page of this Airflow
 export NEWSWATCH_ALERTS__TIMELINE_URL=${NEWSWATCH_ALERTS__TIMELINE_URL:-http://127.0.0.1:${NEWSWATCH_AIRFLOW_PORT:-8080}/newswatch/timeline/}
 start=$(date +%s)
+# A demo re-run starts from an empty demo state: its live articles are the same events each time, so over the
+# last demo's state they would join the stories it already alerted and rounds 2 and 3 would send nothing.
+# Only a folder that no `make run` used (its real articles are kept) and only NEWSWATCH_STAGING_URL's default.
+reset=
+if [ "$mode" = demo ] && [ -e "$NEWSWATCH_VAR_DIR/.demo-ran" ] && [ ! -e "$NEWSWATCH_VAR_DIR/.run-ran" ] \
+    && [ -z "${NEWSWATCH_STAGING_URL:-}" ]; then
+  echo "== An earlier demo ran in $NEWSWATCH_VAR_DIR: starting again from an empty demo state =="
+  $NW stack down --services site,mail >/dev/null
+  rm -rf "$NEWSWATCH_VAR_DIR/demosite-live" "$NEWSWATCH_VAR_DIR/mail" "$NEWSWATCH_VAR_DIR/staging"
+  reset=1
+fi
 $NW stack up --services "$services"
+if [ -n "$reset" ]; then
+  .venv/bin/python -c 'from newswatch import index; from newswatch.clients import make_es
+from newswatch.settings import Settings
+s = Settings(); index.drop_indices(make_es(s), s)'
+fi
 $NW init --json >/dev/null
+touch "$NEWSWATCH_VAR_DIR/.$mode-ran"
 timeout=${NEWSWATCH_DEMO_TIMEOUT:-480}
 echo "== Round 1: the feeds' history (first poll): one backlog digest, not one email per story =="
 .venv/bin/python scripts/run_dags.py --timeout "$timeout"
