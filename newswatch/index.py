@@ -29,7 +29,8 @@ import logging
 import re
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from importlib import resources
-from typing import Any, Literal
+from itertools import islice
+from typing import Any, Literal, TypeVar
 
 from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError, helpers
 
@@ -47,7 +48,7 @@ LIVE_KINDS = ("articles", "feeds", "feedhealth", "pages")
 PAGE = 500  # hits a page of a deep listing (``iter_hits``)
 
 __all__ = ["KINDS", "LANGUAGE_ANALYZERS", "LIVE_KINDS", "alias_indices", "bulk_upsert", "doc_id", "ensure_indices",
-           "find_docs", "index_name", "iter_hits", "iter_pages", "known_article_ids", "language_analyzers",
+           "chunks", "find_docs", "index_name", "iter_hits", "iter_pages", "known_article_ids", "language_analyzers",
            "require_indices", "store_pages", "template_body", "template_version", "versioned_name",
            "with_language_fields", "write_alias"]
 
@@ -240,6 +241,16 @@ def find_docs(es: Elasticsearch, settings: Settings, kind: str, ids: Sequence[st
                 older = {i: {k: src[k] for k in fields if k in src} for i, src in older.items()}
         out.update(older)
     return out
+
+
+T = TypeVar("T")
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last one shorter), read lazily."""
+    it = iter(items)
+    while chunk := list(islice(it, max(1, size))):
+        yield chunk
 
 
 def iter_hits(es: Elasticsearch, index: str, query: dict[str, Any], sort: list[Any], *,

@@ -159,6 +159,7 @@ def story_row(bucket: dict[str, Any]) -> dict[str, Any]:
 
 
 CLAIMS_SOURCE = ["published", "title", "url", "claims"]  # what the chart needs of an article (``claims_json``)
+HAS_CLAIMS: dict[str, Any] = {"nested": {"path": "claims", "query": {"exists": {"field": "claims.count"}}}}
 
 
 def claims_items(es: Elasticsearch, name: str, hits: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
@@ -195,30 +196,16 @@ def claims_timeline(es: Elasticsearch, settings: Settings, *, limit: int | None 
 
     name = index.index_name(settings, "articles")
     page = min(index.PAGE, limit or index.PAGE)
-    hits = index.iter_hits(
-        es, name, query={"nested": {"path": "claims", "query": {"exists": {"field": "claims.count"}}}},
-        sort=[{"published": {"order": "desc", "missing": "_last"}}, {"id": "asc"}],
-        source=False, docvalue_fields=["id", "claims_json"], page=page)
+    hits = index.iter_hits(es, name, query=HAS_CLAIMS, page=page,
+                           sort=[{"published": {"order": "desc", "missing": "_last"}}, {"id": "asc"}],
+                           source=False, docvalue_fields=["id", "claims_json"])
     rows: list[dict[str, Any]] = []
-    batch: list[dict[str, Any]] = []
-
-    def take(page_hits: list[dict[str, Any]]) -> bool:
-        """Add the page's claims, article by article (newest first); True once there are enough."""
-        for item in claims_items(es, name, page_hits)[0]:
-            rows.extend(build_claims_timeline([item]))
-            if limit and len(rows) >= limit:
-                return True
-        return False
-
     try:
-        for hit in hits:
-            batch.append(hit)
-            if len(batch) == page:
-                if take(batch):
-                    break
-                batch = []
-        else:
-            take(batch)
+        for page_hits in index.chunks(hits, page):
+            for item in claims_items(es, name, page_hits)[0]:  # article by article, newest first
+                rows += build_claims_timeline([item])
+                if limit and len(rows) >= limit:
+                    return rows[:limit]
     finally:
         hits.close()  # closes the point in time now, not when the generator is collected
-    return rows[:limit] if limit else rows
+    return rows

@@ -225,7 +225,7 @@ def claims_body(tq: TimelineQuery) -> dict[str, Any]:
     ``claims_json`` existed, or whose claims are too long for it (``ignore_above``), has none:
     ``search.claims_items`` reads those few from ``_source``."""
     query = es_query(tq)
-    query["bool"]["filter"].append({"nested": {"path": "claims", "query": {"exists": {"field": "claims.count"}}}})
+    query["bool"]["filter"].append(search.HAS_CLAIMS)
     return {"query": query, "size": tq.claims, "sort": [{"published": {"order": "desc", "missing": "_last"}}],
             "_source": False, "stored_fields": "_none_", "docvalue_fields": ["id", "claims_json"],
             "track_total_hits": True}

@@ -13,11 +13,11 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import islice
-from typing import Any, TypeVar
+from typing import Any
 
 from newswatch import dedupe, encoder, feedstate, index, stories, textnorm
 from newswatch.errors import classify
+from newswatch.index import chunks
 from newswatch.records import Article
 from newswatch.runtime import Runtime
 from newswatch.staging import ARTICLES, INDEXED, check_batch_id, mark, read_records
@@ -26,14 +26,7 @@ from newswatch.tagging import TopicSet, combine, load_topics
 log = logging.getLogger(__name__)
 
 CHUNK = 500
-T = TypeVar("T")
 _COUNTS = ("indexed", "created", "updated", "duplicates", "joined_stories", "core", "related", "none")
-
-
-def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    it = iter(items)
-    while chunk := list(islice(it, max(1, size))):
-        yield chunk
 
 
 def tag_fields(topics: TopicSet, art: Article) -> dict[str, Any]:

@@ -9,9 +9,10 @@ from typing import Any
 from extractors.article import extract_article
 from newswatch import index
 from newswatch.errors import classify
+from newswatch.index import chunks
 from newswatch.records import Article, Entry, Page
 from newswatch.runtime import Runtime
-from newswatch.steps.indexing import chunks, index_articles
+from newswatch.steps.indexing import index_articles
 
 CHUNK = 200
 _KEPT = ("feed_url", "fetched_at", "source", "published", "date_source", "story_id", "indexed_at", "link_ids")
