@@ -1,14 +1,16 @@
 """The timeline view: one answer for the timeline page and for ``newswatch timeline --json``.
 
-A :class:`TimelineQuery` (validated before anything reaches Elasticsearch) becomes three searches sent in one
-``_msearch`` round trip, which Elasticsearch runs side by side: the counting search (``aggs_body``: the total,
-a date histogram stacked per level or per topic, the top stories of the range with their outlets and
-languages, the entity/source/language/level/topic facets; no hits), the best articles with highlights
-(``hits_body``) and the claims search (reported troop numbers over time, who said how many, when, from the
-matching articles only, read from doc values: ``claims_body``). With ``interval="auto"`` and no range given,
-the bars are daily and rolled up into the interval the matching articles' range calls for (``roll_up_days``),
-so no search runs first to find that range. ``took_ms`` is Elasticsearch's own time for the ``_msearch`` (and
-for the rare hourly re-count or claims read from ``_source``); ``wall_ms`` the whole call.
+A :class:`TimelineQuery` (validated before anything reaches Elasticsearch) becomes at most two ``_msearch``
+round trips. With ``interval="auto"`` and no range given, the first finds the matching articles' range
+(``range_body``: the first and last publication, no hits) so that the bars are counted once, in the interval
+that range calls for (a daily histogram of two years, stacked, cost twice a monthly one at 165 k articles).
+The second holds the searches that Elasticsearch runs side by side, one per search thread (``_msearch``): the
+counting search split in two (``counting_bodies``: the total, a date histogram stacked per level or per
+topic and the entity/source/language/level/topic facets; the top stories of the range with their outlets and
+languages, and how many stories), the best articles with highlights (``hits_body``) and the claims search
+(reported troop numbers over time, who said how many, when, from the matching articles only, read from doc
+values: ``claims_body``). ``took_ms`` is Elasticsearch's own time for the round trips (and for the rare
+claims read from ``_source``); ``wall_ms`` the whole call.
 
 The page (``newswatch.web``) and the CLI call :func:`run_timeline` with the same query, so the numbers they
 show are the same numbers.
@@ -208,6 +210,28 @@ def aggs_body(tq: TimelineQuery, interval: str) -> dict[str, Any]:
     }
 
 
+STORY_AGGS = ("stories", "story_count")  # the counting search's half that reads the story ids
+
+
+def counting_bodies(tq: TimelineQuery, interval: str, *, with_range: bool = True) -> list[dict[str, Any]]:
+    """``aggs_body`` as two searches of about equal cost that Elasticsearch runs on two search threads at once:
+    the total, the bars and the facets; the stories (the terms and cardinality of ``story_id``, the field with
+    one value per story, hundreds of thousands at 1 M articles). Without ``with_range`` (the range search ran
+    first) the first and last publication are left out."""
+    body = aggs_body(tq, interval)
+    aggs = body["aggs"]
+    skip = set(STORY_AGGS) | (set() if with_range else {"first", "last"})
+    return [{**body, "aggs": {k: v for k, v in aggs.items() if k not in skip}},
+            {**body, "track_total_hits": False, "aggs": {k: aggs[k] for k in STORY_AGGS}}]
+
+
+def range_body(tq: TimelineQuery) -> dict[str, Any]:
+    """The first and last publication of the matching articles, nothing else: what ``interval="auto"`` needs
+    to pick the bars' interval when the form gives no range."""
+    return {"query": es_query(tq), "size": 0, "track_total_hits": False,
+            "aggs": {"first": {"min": {"field": "published"}}, "last": {"max": {"field": "published"}}}}
+
+
 def _highlight(q: str | None) -> dict[str, Any]:
     """Highlights that also mark the inflected forms a query found (``search.highlight_query``)."""
     fields: dict[str, Any] = {"text": {"number_of_fragments": 1, "fragment_size": 160}, "title": {}}
@@ -257,37 +281,6 @@ def _millis(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value / 1000, UTC)
 
 
-def _period_start(day: datetime, interval: str) -> datetime:
-    """The start of the calendar ``interval`` holding ``day`` (UTC; weeks start on Monday), as
-    Elasticsearch's ``calendar_interval`` rounds it."""
-    if interval == "week":
-        return day - timedelta(days=day.weekday())
-    if interval == "month":
-        return day.replace(day=1)
-    if interval == "year":
-        return day.replace(month=1, day=1)
-    raise ValueError(f"cannot roll days up into {interval!r}")
-
-
-def roll_up_days(agg: dict[str, Any], interval: str) -> dict[str, Any]:
-    """A daily ``date_histogram`` (with its ``stack`` sub-buckets) summed into ``interval`` bars: the same
-    buckets, counts and keys as Elasticsearch gives for that ``calendar_interval`` with the same bounds
-    (every period from the first day's to the last day's, empty ones included)."""
-    periods: dict[int, dict[str, Any]] = {}
-    for b in agg["buckets"]:
-        start = _period_start(datetime.fromtimestamp(b["key"] / 1000, UTC), interval)
-        key = int(start.timestamp() * 1000)
-        row = periods.get(key)
-        if row is None:  # (formatted once per period, not per day: 731 strftime calls cost ~5 ms)
-            row = periods[key] = {"key": key, "key_as_string": start.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-                                  "doc_count": 0, "stack": {}}
-        row["doc_count"] += b["doc_count"]
-        for s in b["stack"]["buckets"]:
-            row["stack"][s["key"]] = row["stack"].get(s["key"], 0) + s["doc_count"]
-    return {"buckets": [{**row, "stack": {"buckets": [{"key": k, "doc_count": n} for k, n in sorted(
-        row["stack"].items(), key=lambda kv: (-kv[1], kv[0]))]}} for row in periods.values()]}
-
-
 def _msearch(es: Elasticsearch, settings: Settings, name: str, searches: list[dict[str, Any]]) -> dict[str, Any]:
     resp: dict[str, Any] = dict(es.msearch(searches=searches))
     for part in resp["responses"]:
@@ -308,14 +301,18 @@ def run_timeline(es: Elasticsearch, settings: Settings, tq: TimelineQuery) -> di
     name = index.index_name(settings, "articles")
     took = 0
     interval: str = tq.interval
-    roll_up = False
+    ranged: dict[str, Any] | None = None
     if interval == "auto":  # the bars follow the range: the form's dates, else the matching articles' dates
-        if tq.since and tq.until:
-            interval = pick_interval(tq.since, tq.until)
-        else:
-            # one search, not a range search first: daily bars, rolled up below once the range is known
-            interval, roll_up = "day", True
-    searches: list[dict[str, Any]] = [{"index": name}, aggs_body(tq, interval)]
+        if not (tq.since and tq.until):
+            first = _msearch(es, settings, name, [{"index": name}, range_body(tq)])
+            took += int(first.get("took", 0))
+            ranged = first["responses"][0]["aggregations"]
+        got = ranged or {}
+        interval = pick_interval(tq.since or _millis(got.get("first", {}).get("value")),
+                                 tq.until or _millis(got.get("last", {}).get("value")))
+    searches: list[dict[str, Any]] = []
+    for body in counting_bodies(tq, interval, with_range=ranged is None):
+        searches += [{"index": name}, body]
     if tq.top_articles:
         searches += [{"index": name}, hits_body(tq)]
     if tq.claims:
@@ -324,20 +321,9 @@ def run_timeline(es: Elasticsearch, settings: Settings, tq: TimelineQuery) -> di
     took += int(resp.get("took", 0))  # the searches run side by side: the whole request's time, not their sum
     parts = iter(resp["responses"])
     counted = next(parts)
-    aggs = counted["aggregations"]
+    aggs = {**(ranged or {}), **counted["aggregations"], **next(parts)["aggregations"]}
     hits = next(parts)["hits"]["hits"] if tq.top_articles else []
     timeline_agg = aggs["timeline"]
-    if roll_up:
-        interval = pick_interval(tq.since or _millis(aggs["first"].get("value")),
-                                 tq.until or _millis(aggs["last"].get("value")))
-        if interval == "hour":  # a range of at most AUTO_BUCKETS hours: its histogram alone, by the hour
-            hours = _msearch(es, settings, name, [{"index": name}, {
-                "query": es_query(tq), "size": 0, "track_total_hits": False,
-                "aggs": {"timeline": _histogram(tq, "hour")}}])
-            took += int(hours.get("took", 0))
-            timeline_agg = hours["responses"][0]["aggregations"]["timeline"]
-        elif interval != "day":
-            timeline_agg = roll_up_days(timeline_agg, interval)
 
     stories = [search.story_row(b) for b in aggs["stories"]["buckets"][: tq.top_stories]]
     articles = []

@@ -147,8 +147,8 @@ def test_a_zoomed_range_is_inclusive_and_exact(indexed: dict[str, Any]) -> None:
 @pytest.mark.parametrize("params", [{}, {"q": "Kursk"}, {"stack": "topic"}, {"since": "2024-10-01"},
                                     {"until": "2025-01-31", "lang": "en"}])
 def test_auto_bars_are_the_bars_of_the_interval_picked(indexed: dict[str, Any], params: dict[str, str]) -> None:
-    """Without both dates the daily bars of one search are rolled up once the range is known: the same bars
-    as Elasticsearch's own for that interval."""
+    """Without both dates the matching articles' range is found first and the bars are counted in the interval
+    it calls for: the same bars as asking for that interval."""
     auto = api(indexed, params)
     explicit = api(indexed, {**params, "interval": auto["interval"]})
     assert auto["buckets"] == explicit["buckets"] and auto["range"] == explicit["range"]

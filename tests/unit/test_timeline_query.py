@@ -1,56 +1,16 @@
-"""The timeline's searches as built, and the daily bars rolled up into weeks, months and years without
-Elasticsearch (``tests/integration/test_timeline.py`` checks the roll-up against Elasticsearch's own bars)."""
+"""The timeline's searches as built (``tests/integration/test_timeline.py`` runs them)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import pytest
-
-from newswatch.timeline import aggs_body, claims_body, hits_body, parse_query, roll_up_days
-
-
-def day_bucket(day: datetime, count: int, stack: dict[str, int]) -> dict[str, Any]:
-    return {"key": int(day.timestamp() * 1000), "key_as_string": day.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-            "doc_count": count, "stack": {"buckets": [{"key": k, "doc_count": n} for k, n in stack.items()]}}
-
-
-def days(first: datetime, n: int) -> list[dict[str, Any]]:
-    return [day_bucket(first + timedelta(days=i), i % 3, {"none": i % 3} if i % 3 else {}) for i in range(n)]
-
-
-def test_weeks_start_on_monday_and_keep_every_count() -> None:
-    start = datetime(2025, 1, 1, tzinfo=UTC)  # a Wednesday
-    agg = {"buckets": days(start, 19)}  # to Sunday 19 January
-    weeks = roll_up_days(agg, "week")["buckets"]
-    assert [b["key_as_string"] for b in weeks] == ["2024-12-30T00:00:00.000Z", "2025-01-06T00:00:00.000Z",
-                                                   "2025-01-13T00:00:00.000Z"]
-    assert sum(b["doc_count"] for b in weeks) == sum(b["doc_count"] for b in agg["buckets"])
-    assert all(sum(s["doc_count"] for s in b["stack"]["buckets"]) == b["doc_count"] for b in weeks)
-
-
-@pytest.mark.parametrize(("interval", "keys"), [
-    ("month", ["2024-12-01T00:00:00.000Z", "2025-01-01T00:00:00.000Z", "2025-02-01T00:00:00.000Z"]),
-    ("year", ["2024-01-01T00:00:00.000Z", "2025-01-01T00:00:00.000Z"]),
-])
-def test_months_and_years(interval: str, keys: list[str]) -> None:
-    buckets = roll_up_days({"buckets": days(datetime(2024, 12, 30, tzinfo=UTC), 40)}, interval)["buckets"]
-    assert [b["key_as_string"] for b in buckets] == keys
-    assert all(b["key"] == int(datetime.fromisoformat(b["key_as_string"]).timestamp() * 1000) for b in buckets)
-
-
-def test_stack_is_summed_per_key_largest_first() -> None:
-    monday = datetime(2025, 3, 3, tzinfo=UTC)
-    agg = {"buckets": [day_bucket(monday, 3, {"none": 1, "core": 2}),
-                       day_bucket(monday + timedelta(days=1), 4, {"none": 4})]}
-    (week,) = roll_up_days(agg, "week")["buckets"]
-    assert week["doc_count"] == 7 and week["stack"]["buckets"] == [{"key": "none", "doc_count": 5},
-                                                                   {"key": "core", "doc_count": 2}]
-
-
-def test_no_days_no_bars() -> None:
-    assert roll_up_days({"buckets": []}, "month") == {"buckets": []}
+from newswatch.timeline import (
+    STORY_AGGS,
+    aggs_body,
+    claims_body,
+    counting_bodies,
+    hits_body,
+    parse_query,
+    range_body,
+)
 
 
 def test_searches_read_only_what_they_show() -> None:
@@ -65,6 +25,24 @@ def test_searches_read_only_what_they_show() -> None:
     # the claims come from doc values: no _source, no stored field (each costs a ~19 kB block per article)
     assert claims["_source"] is False and claims["stored_fields"] == "_none_"
     assert claims["docvalue_fields"] == ["id", "claims_json"]
+
+
+def test_counting_is_split_in_two_searches_that_together_count_everything_once() -> None:
+    tq = parse_query({"q": "Kursk", "topic": "dprk_russia_troops"})
+    whole = aggs_body(tq, "month")
+    bars, stories = counting_bodies(tq, "month")
+    # the same query, every aggregation in exactly one of the two; the total counted once
+    assert bars["query"] == stories["query"] == whole["query"]
+    assert set(bars["aggs"]) | set(stories["aggs"]) == set(whole["aggs"])
+    assert not set(bars["aggs"]) & set(stories["aggs"]) and set(stories["aggs"]) == set(STORY_AGGS)
+    assert bars["track_total_hits"] is True and stories["track_total_hits"] is False
+    assert bars["size"] == stories["size"] == 0
+    # once the range search ran, its first and last are not asked again
+    bars_only, _ = counting_bodies(tq, "month", with_range=False)
+    assert {"first", "last"} & set(bars_only["aggs"]) == set()
+    ranged = range_body(tq)
+    assert ranged["size"] == 0 and ranged["track_total_hits"] is False and set(ranged["aggs"]) == {"first", "last"}
+    assert ranged["query"] == whole["query"]
 
 
 def test_claims_json_holds_what_the_claims_chart_shows() -> None:
