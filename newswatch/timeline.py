@@ -197,8 +197,7 @@ def aggs_body(tq: TimelineQuery, interval: str) -> dict[str, Any]:
                     "outlets": {"terms": {"field": "source", "size": 30}},
                     "langs": {"terms": {"field": "lang", "size": 20}},
                     "levels": {"terms": {"field": search.level_field(tq.topic), "size": 3}},
-                    "lead": {"top_hits": {"size": 1, "sort": [{"published": "asc"}],
-                                          "_source": {"includes": ["title", "url", "source", "lang"]}}},
+                    "lead": search.LEAD,
                 },
             },
             "entities": {"terms": {"field": "entity_names", "size": FACET_SIZES["entities"]}},
@@ -325,7 +324,8 @@ def run_timeline(es: Elasticsearch, settings: Settings, tq: TimelineQuery) -> di
     hits = next(parts)["hits"]["hits"] if tq.top_articles else []
     timeline_agg = aggs["timeline"]
 
-    stories = [search.story_row(b) for b in aggs["stories"]["buckets"][: tq.top_stories]]
+    stories, extra_took = search.story_rows(es, name, aggs["stories"]["buckets"][: tq.top_stories])
+    took += extra_took
     articles = []
     for h in hits:
         row = dict(h["_source"])

@@ -19,6 +19,7 @@ from newswatch.reindex import reindex
 from newswatch.runtime import Runtime
 
 N = 3000
+V = index.template_version("articles")  # the mapping version a new articles index gets
 
 
 def article(i: int, title: str | None = None, **extra: Any) -> Article:
@@ -54,7 +55,7 @@ def test_reindex_under_live_writes_loses_nothing(settings_factory) -> None:
     steps.index_articles(rt, [article(N + 999)])  # warm up the encoder before the clock matters
     reads_alias, writes_alias = index.index_name(settings, "articles"), index.write_alias(settings, "articles")
     (old,) = index.alias_indices(rt.es, reads_alias)
-    assert old == f"{settings.es.index_prefix}-articles-v2"
+    assert old == f"{settings.es.index_prefix}-articles-v{V}"
 
     done = threading.Event()
     read_errors: list[str] = []
@@ -144,7 +145,7 @@ def test_reindex_under_live_writes_loses_nothing(settings_factory) -> None:
         for t in threads:
             t.join(timeout=120)
     print(f"\nreindex {result}, writes {seen}, progress lines {len(progress)}")
-    new = f"{settings.es.index_prefix}-articles-v3"
+    new = f"{settings.es.index_prefix}-articles-v{V + 1}"
     assert result["old_index"] == old and result["new_index"] == new
     assert read_errors == [] and thread_errors == []
     # both aliases name the new index only; the old one is gone
@@ -191,19 +192,19 @@ def test_a_link_update_that_raced_the_alias_move_leaves_no_stub(settings_factory
         if len(calls) > 1:
             return real_find(es, s, kind, wanted, **kw)
         found = real_find(es, s, kind, wanted, **{**kw, "copy_missing": False})  # read before the move
-        rt.es.indices.create(index=f"{arts}-v3")  # ... which happens now, before the write
+        rt.es.indices.create(index=f"{arts}-v{V + 1}")  # ... which happens now, before the write
         rt.es.indices.update_aliases(actions=[
-            {"remove": {"index": f"{arts}-v2", "alias": writes}},
-            {"add": {"index": f"{arts}-v3", "alias": writes, "is_write_index": True}},
-            {"add": {"index": f"{arts}-v2", "alias": arts, "is_write_index": False}}])
+            {"remove": {"index": f"{arts}-v{V}", "alias": writes}},
+            {"add": {"index": f"{arts}-v{V + 1}", "alias": writes, "is_write_index": True}},
+            {"add": {"index": f"{arts}-v{V}", "alias": arts, "is_write_index": False}}])
         return found
 
     monkeypatch.setattr(index, "find_docs", stale_then_real)
     assert index.add_link_ids(rt.es, settings, {ids[1]: ["link-a"], "gone-article": ["link-b"]}) == 1
     assert calls == [[ids[1], "gone-article"], [ids[1]]]  # read again only what the update missed
-    doc = rt.es.get(index=f"{arts}-v3", id=ids[1])["_source"]
+    doc = rt.es.get(index=f"{arts}-v{V + 1}", id=ids[1])["_source"]
     assert doc["text"].startswith("Text of story 1") and doc["story_id"] == "s1" and doc["link_ids"] == ["link-a"]
-    assert not rt.es.exists(index=f"{arts}-v3", id="gone-article")  # an update never creates an article
+    assert not rt.es.exists(index=f"{arts}-v{V + 1}", id="gone-article")  # an update never creates an article
     rt.close()
 
 
@@ -223,17 +224,18 @@ def test_reindex_cli_resumes_and_reindexes_alerts_behind_a_write_block(settings_
     assert rt.es.get(index=alerts, id="thread:x")["_source"] == {"kind": "thread"}
     # a reindex interrupted after the write alias moved is finished by the next run
     arts = index.index_name(settings, "articles")
-    rt.es.indices.create(index=f"{arts}-v3")
+    rt.es.indices.create(index=f"{arts}-v{V + 1}")
     rt.es.indices.update_aliases(actions=[
-        {"remove": {"index": f"{arts}-v2", "alias": index.write_alias(settings, "articles")}},
-        {"add": {"index": f"{arts}-v3", "alias": index.write_alias(settings, "articles"), "is_write_index": True}},
-        {"add": {"index": f"{arts}-v2", "alias": arts, "is_write_index": False}}])
+        {"remove": {"index": f"{arts}-v{V}", "alias": index.write_alias(settings, "articles")}},
+        {"add": {"index": f"{arts}-v{V + 1}", "alias": index.write_alias(settings, "articles"),
+                 "is_write_index": True}},
+        {"add": {"index": f"{arts}-v{V}", "alias": arts, "is_write_index": False}}])
     out = CliRunner().invoke(main, ["reindex", "--keep-old", "--json"], env=env)
     assert out.exit_code == 0, out.output
     result = json.loads(out.stdout)
-    assert (result["new_index"], result["copied"], result["kept_old"]) == (f"{arts}-v3", 20, True)
-    assert index.alias_indices(rt.es, arts) == {f"{arts}-v3": True}
-    assert rt.es.count(index=arts)["count"] == 20 and rt.es.indices.exists(index=f"{arts}-v2")
+    assert (result["new_index"], result["copied"], result["kept_old"]) == (f"{arts}-v{V + 1}", 20, True)
+    assert index.alias_indices(rt.es, arts) == {f"{arts}-v{V + 1}": True}
+    assert rt.es.count(index=arts)["count"] == 20 and rt.es.indices.exists(index=f"{arts}-v{V}")
     rt.close()
 
 
@@ -250,13 +252,13 @@ def test_init_moves_an_older_releases_concrete_index_behind_aliases(settings_fac
     env = {"NEWSWATCH_ES__URL": settings.es.url, "NEWSWATCH_ES__INDEX_PREFIX": settings.es.index_prefix}
     out = CliRunner().invoke(main, ["init", "--json"], env=env)
     assert out.exit_code == 0, out.output
-    assert f"{name}-v2" in json.loads(out.stdout)["created"]
-    assert index.alias_indices(rt.es, name) == {f"{name}-v2": True}
-    assert index.alias_indices(rt.es, index.write_alias(settings, "articles")) == {f"{name}-v2": True}
+    assert f"{name}-v{V}" in json.loads(out.stdout)["created"]
+    assert index.alias_indices(rt.es, name) == {f"{name}-v{V}": True}
+    assert index.alias_indices(rt.es, index.write_alias(settings, "articles")) == {f"{name}-v{V}": True}
     assert rt.es.count(index=name)["count"] == 50
     assert index.get_doc(rt.es, name, docs[7][0])["title"] == "Story 7"
     steps.index_articles(rt, [article(100)])  # the pipeline writes through the aliases
-    assert rt.es.count(index=f"{name}-v2")["count"] == 51
+    assert rt.es.count(index=f"{name}-v{V}")["count"] == 51
     again = CliRunner().invoke(main, ["init", "--json"], env=env)
     assert json.loads(again.stdout)["created"] == []
     rt.close()
@@ -299,4 +301,43 @@ def test_feed_listing_pages_past_a_page(settings_factory) -> None:
     rt.es.indices.refresh(index=index.write_alias(settings, "feeds"))
     rows = feed_rows(rt.es, settings)
     assert [r["url"] for r in rows] == urls and rows[0]["articles_ok"] == 0
+    rt.close()
+
+
+def test_an_index_of_version_2_with_nested_claims_works_until_reindexed(settings_factory) -> None:
+    """Mapping version 3 maps the claims as an object (version 2 had them ``nested``): a deployment's v2 index
+    still lists and charts its claims, and ``newswatch reindex`` moves it to v3 with every claim."""
+    from newswatch.timeline import TimelineQuery, run_timeline
+
+    settings = settings_factory()
+    rt = Runtime(settings)
+    name, writes = index.index_name(settings, "articles"), index.write_alias(settings, "articles")
+    body = index.with_language_fields(index.template_body("articles"), index.language_analyzers(rt.es))
+    body["mappings"]["properties"]["claims"]["type"] = "nested"
+    body["mappings"]["_meta"]["version"] = 2
+    rt.es.indices.create(index=f"{name}-v2", settings=body["settings"], mappings=body["mappings"],
+                         aliases={name: {"is_write_index": True}, writes: {"is_write_index": True}})
+    rt.ensure_indices()  # the v3 template cannot make nested claims an object in place: a warning, not a failure
+    docs = []
+    for i in range(30):
+        claim = {"count": 1000 + i, "unit": "troops", "source": "NIS", "sentence": f"{1000 + i} troops."}
+        docs.append((article(i).id, {**article(i).doc(), "claims": [claim], "claim_max": 1000 + i}))
+    index.bulk_upsert(rt.es, writes, docs)
+    rt.es.indices.refresh(index=writes)
+    assert rt.es.indices.get_mapping(index=f"{name}-v2")[f"{name}-v2"]["mappings"]["properties"]["claims"][
+        "type"] == "nested"
+    listed = search.claims_timeline(rt.es, settings, limit=0)
+    charted = run_timeline(rt.es, settings, TimelineQuery())
+    assert len(listed) == 30 and charted["claims_articles"] == 30 and len(charted["claims"]) == 30
+
+    env = {"NEWSWATCH_ES__URL": settings.es.url, "NEWSWATCH_ES__INDEX_PREFIX": settings.es.index_prefix}
+    out = CliRunner().invoke(main, ["reindex", "--json"], env=env)
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["new_index"] == f"{name}-v3"
+    mapping = rt.es.indices.get_mapping(index=f"{name}-v3")[f"{name}-v3"]["mappings"]
+    assert mapping["properties"]["claims"].get("type", "object") == "object"
+    assert search.claims_timeline(rt.es, settings, limit=0) == listed
+    after = run_timeline(rt.es, settings, TimelineQuery())
+    assert {k: after[k] for k in ("claims", "claims_articles", "total")} == {
+        k: charted[k] for k in ("claims", "claims_articles", "total")}
     rt.close()

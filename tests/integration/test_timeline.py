@@ -178,7 +178,7 @@ def test_claims_without_claims_json_are_read_from_source(indexed: dict[str, Any]
     listing = search.claims_timeline(es, settings, limit=0)  # ``newswatch claims``: the same doc values
     assert len(listing) >= len(before["claims"]) > 0
     name = f"{indexed['prefix']}-articles"
-    hits = es.search(index=name, query={"nested": {"path": "claims", "query": {"exists": {"field": "claims.count"}}}},
+    hits = es.search(index=name, query={"exists": {"field": "claims.count"}},
                      size=100)["hits"]["hits"]
     assert len(hits) >= 2 and all(json.loads(h["_source"]["claims_json"])["claims"] == h["_source"]["claims"]
                                   for h in hits)
@@ -262,3 +262,26 @@ def test_the_query_model_is_what_both_doors_validate() -> None:
     assert tq.since is not None and tq.until is not None
     assert (tq.until - tq.since).total_seconds() == pytest.approx(86400 - 0.001)
     assert callable(run_timeline)
+
+
+def test_a_lead_title_too_long_for_doc_values_is_read_from_source(indexed: dict[str, Any]) -> None:
+    """The stories' first articles come from doc values (``title.raw``, up to 512 characters); a longer title
+    is read from ``_source``: the same stories, with their whole titles, in the timeline and ``newswatch
+    stories``."""
+    es, settings = indexed["es"], indexed["settings"]
+    before = run_timeline(es, settings, TimelineQuery())
+    assert before["stories"] and all(s["title"] and s["url"] and s["source"] for s in before["stories"])
+    name = f"{indexed['prefix']}-articles"
+    lead = before["stories"][0]
+    (hit,) = es.search(index=name, query={"term": {"url": lead["url"]}}, size=1)["hits"]["hits"]
+    long_title = "Kursk: " + "a very long headline " * 30
+    assert len(long_title) > 512
+    try:
+        es.index(index=hit["_index"], id=hit["_id"], document={**hit["_source"], "title": long_title}, refresh=True)
+        after = run_timeline(es, settings, TimelineQuery())
+        assert after["stories"][0] == {**lead, "title": long_title}
+        assert after["stories"][1:] == before["stories"][1:]
+        listed = search.list_stories(es, settings, size=100)
+        assert {s["story_id"]: s["title"] for s in listed}[lead["story_id"]] == long_title
+    finally:
+        es.index(index=hit["_index"], id=hit["_id"], document=hit["_source"], refresh=True)

@@ -151,8 +151,8 @@ def test_the_mapping_resolver_knows_dynamic_topics_nested_and_disabled_fields() 
         resolve("articles", "topics.no_such_topic.level")
     with pytest.raises(KeyError):
         resolve("articles", "no_such_field")
-    with pytest.raises(AssertionError, match="nested"):
-        aggregatable("articles", "claims.count")
+    # the claims are an object since mapping version 3 (nested documents slowed every search): Lens can count them
+    assert aggregatable("articles", "claims.count")["type"] == "integer"
     with pytest.raises(AssertionError, match="not aggregatable"):
         aggregatable("articles", "title")
     with pytest.raises(KeyError):

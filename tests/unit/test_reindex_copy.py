@@ -66,5 +66,5 @@ def test_without_the_module_the_client_copies() -> None:
 
 
 def test_next_version_follows_the_template() -> None:
-    assert next_version("p-articles-v2", "articles") == 3  # template v2: one more than the index
-    assert next_version("p-articles-v1", "articles") == 2  # the template's own version
+    assert next_version("p-articles-v3", "articles") == 4  # template v3: one more than the index
+    assert next_version("p-articles-v1", "articles") == 3  # the template's own version
