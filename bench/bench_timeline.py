@@ -472,6 +472,38 @@ def settle(es: Elasticsearch, settings: Settings, say: Callable[[str], None], li
     return waited
 
 
+def refresh_costs(es: Elasticsearch, settings: Settings, rounds: int = 5) -> dict[str, Any]:
+    """Where the global ordinals of the fields the timeline aggregates on are built after a write: with
+    ``eager_global_ordinals`` (the mapping) the refresh builds them; without, the first timeline search after
+    the refresh does. Each round writes one article (a probe, deleted at the end), then times the refresh and
+    the first counting search of the stories (``took``), once each way."""
+    name = index.index_name(settings, "articles")
+    probe = es.search(index=name, size=1, query={"match_all": {}})["hits"]["hits"][0]["_source"]
+    fields = ["story_id", "entity_names", "source", "lang", "level", "topic_levels"]
+    stories = timeline.counting_bodies(timeline.parse_query({}), "month")[1]
+    out: dict[str, Any] = {}
+    try:
+        for eager in (True, False):
+            es.indices.put_mapping(index=index.write_alias(settings, "articles"), properties={
+                f: {"type": "keyword", "eager_global_ordinals": eager} for f in fields})
+            refresh_ms, first_ms = [], []
+            for r in range(rounds):
+                es.index(index=index.write_alias(settings, "articles"), id="bench-refresh-probe",
+                         document={**probe, "id": "bench-refresh-probe", "title": f"probe {r}"})
+                t0 = time.perf_counter()
+                es.indices.refresh(index=name)
+                refresh_ms.append((time.perf_counter() - t0) * 1000)
+                first_ms.append(float(es.search(index=name, **stories, request_cache=False)["took"]))
+            out["eager" if eager else "lazy"] = {"refresh_ms_median": round(statistics.median(refresh_ms), 1),
+                                                 "first_stories_search_took_ms_median": statistics.median(first_ms)}
+    finally:
+        es.indices.put_mapping(index=index.write_alias(settings, "articles"), properties={
+            f: {"type": "keyword", "eager_global_ordinals": True} for f in fields})
+        es.options(ignore_status=404).delete(index=index.write_alias(settings, "articles"), id="bench-refresh-probe")
+        es.indices.refresh(index=name)
+    return out
+
+
 def es_cpu_s(es: Elasticsearch) -> float:
     node = next(iter(es.nodes.stats(node_id="_local", metric="process")["nodes"].values()))
     return float(node["process"]["cpu"]["total_in_millis"]) / 1000
@@ -900,6 +932,9 @@ def main(argv: list[str] | None = None) -> int:
             section["index_step"] = measure_index_step(es, args.es_url, args.prefix, corpus, args.step_articles)
             say(f"index step: {json.dumps(section['index_step'])}")
         section["node_after"] = node_figures(es, settings)
+        if size_after == sizes[-1]:  # (last: the probe leaves a deleted document behind)
+            section["refresh_after_a_write"] = refresh_costs(es, settings)
+            say(f"refresh after a write: {json.dumps(section['refresh_after_a_write'])}")
         out["sizes"][str(size_after)] = {**out["sizes"].get(str(size_after), {}), **section}
         stats = WriteStats()  # each size reports the chunks written since the previous one
         out["load_average_end"] = load_average()
