@@ -479,7 +479,8 @@ def refresh_costs(es: Elasticsearch, settings: Settings, rounds: int = 5) -> dic
     the first counting search of the stories (``took``), once each way."""
     name = index.index_name(settings, "articles")
     probe = es.search(index=name, size=1, query={"match_all": {}})["hits"]["hits"][0]["_source"]
-    fields = ["story_id", "entity_names", "source", "lang", "level", "topic_levels"]
+    fields = [f for f, spec in index.template_body("articles")["mappings"]["properties"].items()
+              if spec.get("eager_global_ordinals")]
     stories = timeline.counting_bodies(timeline.parse_query({}), "month")[1]
     out: dict[str, Any] = {}
     try:

@@ -176,12 +176,19 @@ def story_rows(es: Elasticsearch, name: str, buckets: list[dict[str, Any]]) -> t
     rows = [story_row(b) for b in buckets]
     missing = {b["lead"]["hits"]["hits"][0]["fields"]["id"][0]: i
                for i, (b, r) in enumerate(zip(buckets, rows, strict=True)) if r["title"] is None}
-    if not missing:
-        return rows, 0
-    resp = es.search(index=name, query={"ids": {"values": list(missing)}}, size=len(missing), source_includes=["title"])
-    for h in resp["hits"]["hits"]:
-        rows[missing[h["_id"]]]["title"] = h["_source"].get("title")
-    return rows, int(resp.get("took", 0))
+    sources, took = sources_by_id(es, name, list(missing), ["title"])
+    for art_id, src in sources.items():
+        rows[missing[art_id]]["title"] = src.get("title")
+    return rows, took
+
+
+def sources_by_id(es: Elasticsearch, name: str, ids: list[str], fields: list[str]) -> tuple[dict[str, Any], int]:
+    """``fields`` of the articles ``ids`` (an article's ``id`` is its ``_id``) from ``_source``, in one search,
+    and its ``took``: what doc values could not give (no search, and 0, when ``ids`` is empty)."""
+    if not ids:
+        return {}, 0
+    resp = es.search(index=name, query={"ids": {"values": ids}}, size=len(ids), source_includes=fields)
+    return {h["_id"]: h["_source"] for h in resp["hits"]["hits"]}, int(resp.get("took", 0))
 
 
 CLAIMS_SOURCE = ["published", "title", "url", "claims"]  # what the chart needs of an article (``claims_json``)
@@ -207,13 +214,9 @@ def claims_items(es: Elasticsearch, name: str, hits: list[dict[str, Any]]) -> tu
         elif art_id is not None:
             missing[art_id] = len(items)
             items.append(None)
-    took = 0
-    if missing:
-        resp = es.search(index=name, query={"ids": {"values": list(missing)}}, size=len(missing),
-                         source_includes=CLAIMS_SOURCE)
-        took = int(resp.get("took", 0))
-        for h in resp["hits"]["hits"]:
-            items[missing[h["_id"]]] = {**h["_source"], "id": h["_id"]}
+    sources, took = sources_by_id(es, name, list(missing), CLAIMS_SOURCE)
+    for art_id, src in sources.items():
+        items[missing[art_id]] = {**src, "id": art_id}
     return [item for item in items if item is not None], took
 
 

@@ -171,6 +171,10 @@ def hits_body(tq: TimelineQuery) -> dict[str, Any]:
     }
 
 
+# the first and last publication; min and max, not stats: on an unfiltered search they come from the points
+RANGE_AGGS: dict[str, Any] = {"first": {"min": {"field": "published"}}, "last": {"max": {"field": "published"}}}
+
+
 def aggs_body(tq: TimelineQuery, interval: str) -> dict[str, Any]:
     """The total, the bars, the range, the top stories and the facets, without hits: a search that returns no
     hits lets Elasticsearch count bars and facets from its index structures (the date histogram from the
@@ -182,9 +186,7 @@ def aggs_body(tq: TimelineQuery, interval: str) -> dict[str, Any]:
         "track_total_hits": True,
         "aggs": {
             "timeline": _histogram(tq, interval),
-            # min and max, not stats: on an unfiltered search they are read from the date's points, not per hit
-            "first": {"min": {"field": "published"}},
-            "last": {"max": {"field": "published"}},
+            **RANGE_AGGS,
             "story_count": {"cardinality": {"field": "story_id"}},
             "stories": {
                 # breadth first: the sub-aggregations (dates, outlets, languages, the lead article) are computed
@@ -219,7 +221,7 @@ def counting_bodies(tq: TimelineQuery, interval: str, *, with_range: bool = True
     first) the first and last publication are left out."""
     body = aggs_body(tq, interval)
     aggs = body["aggs"]
-    skip = set(STORY_AGGS) | (set() if with_range else {"first", "last"})
+    skip = set(STORY_AGGS) | (set() if with_range else set(RANGE_AGGS))
     return [{**body, "aggs": {k: v for k, v in aggs.items() if k not in skip}},
             {**body, "track_total_hits": False, "aggs": {k: aggs[k] for k in STORY_AGGS}}]
 
@@ -227,8 +229,7 @@ def counting_bodies(tq: TimelineQuery, interval: str, *, with_range: bool = True
 def range_body(tq: TimelineQuery) -> dict[str, Any]:
     """The first and last publication of the matching articles, nothing else: what ``interval="auto"`` needs
     to pick the bars' interval when the form gives no range."""
-    return {"query": es_query(tq), "size": 0, "track_total_hits": False,
-            "aggs": {"first": {"min": {"field": "published"}}, "last": {"max": {"field": "published"}}}}
+    return {"query": es_query(tq), "size": 0, "track_total_hits": False, "aggs": RANGE_AGGS}
 
 
 def _highlight(q: str | None) -> dict[str, Any]:
@@ -322,7 +323,6 @@ def run_timeline(es: Elasticsearch, settings: Settings, tq: TimelineQuery) -> di
     counted = next(parts)
     aggs = {**(ranged or {}), **counted["aggregations"], **next(parts)["aggregations"]}
     hits = next(parts)["hits"]["hits"] if tq.top_articles else []
-    timeline_agg = aggs["timeline"]
 
     stories, extra_took = search.story_rows(es, name, aggs["stories"]["buckets"][: tq.top_stories])
     took += extra_took
@@ -352,7 +352,7 @@ def run_timeline(es: Elasticsearch, settings: Settings, tq: TimelineQuery) -> di
         "interval": interval,
         "stack": tq.stack,
         "range": {"first": aggs["first"].get("value_as_string"), "last": aggs["last"].get("value_as_string")},
-        "buckets": _buckets(timeline_agg, tq),
+        "buckets": _buckets(aggs["timeline"], tq),
         "stories": stories,
         "articles": articles,
         "claims": claims,
