@@ -1,6 +1,6 @@
 """Story clustering cost: in memory, as a share of the index step against a real Elasticsearch, and memory.
 
-    python bench/bench_stories.py [--rounds 3] [--json bench/results/bench_stories.json] [--profile]
+    python bench/bench_stories.py [--rounds 3] [--history 5000] [--json bench/results/bench_stories.json] [--profile]
 
 Texts: the bodies of the 181 real pages of ../shared/data/article-extraction-benchmark (ground-truth.json,
 key -> {url, articleBody}; no title, no language, a publication time made up one hour apart) and the 207
@@ -15,7 +15,10 @@ a. In memory, on those 388 texts: ``stories.prepare`` split into its parts, each
 b. The index step, ``newswatch.steps.indexing.index_articles`` on a ``Runtime``, against a real single-node
    Elasticsearch (``localstack.services``, port 9261; reused if one answers there, else started and stopped
    at the end), on ~600 articles: the 388 above plus every third dev set item of tests/data/devset/. Two
-   variants, each into a fresh ``index_prefix`` (indices created before the clock starts, deleted after):
+   variants, each into a fresh ``index_prefix`` (indices created before the clock starts, deleted after)
+   that already holds ``--history`` articles (default 5,000, written before the clock starts by
+   ``make_history``: other events of the same days, each published within ``max_gap_hours`` of one of the
+   run's articles, so the candidate search reads and ranks a populated window as in a running deployment):
    (i) the real step (story assignment with the Elasticsearch candidate source: LSH band, kNN and
    story-member queries per article) on the articles as the fetch shards stage them, with their story
    embedding (``indexing.add_embeddings``, timed on its own and reported beside: it runs in the parallel fetch
@@ -47,7 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -300,16 +303,60 @@ def _minhash_only(docs: list[dict[str, Any]], source: Any = None, params: Any = 
     return dedupe.assign_stories(None, "x", docs)
 
 
+def make_history(staged: list[Article], count: int, seed: int = 7) -> list[tuple[str, dict[str, Any]]]:
+    """``count`` articles already in the index before a run, as the index step stores them: each one a
+    staged article's text (the stored size) published within ``max_gap_hours`` of it, with its own story,
+    a random direction in the encoder's space and a random MinHash (another event of those days)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    gap = stories.PARAMS.max_gap_hours
+    out = []
+    for k in range(count):
+        base = staged[int(rng.integers(len(staged)))]
+        when = datetime.fromisoformat(base.published) + timedelta(hours=float(rng.uniform(-gap, gap)))
+        art = Article.from_input({"url": f"https://history.example/{k}", "title": base.title, "text": base.text,
+                                  "lang": base.lang, "published": when.isoformat(), "source": "history"},
+                                 fetched_at=when.isoformat())
+        v = rng.standard_normal(encoder.DIMS)
+        sig = [int(x) for x in rng.integers(0, 2**32, dedupe.SLOTS)]
+        art = art.model_copy(update={"embedding": [round(float(x), 6) for x in v / np.linalg.norm(v)],
+                                     "minhash": dedupe.encode(sig), "minhash_bands": dedupe.bands(sig),
+                                     "story_id": art.id, "indexed_at": when.isoformat()})
+        out.append((art.id, art.doc()))
+    return out
+
+
 def index_run(es: Any, prefix: str, articles: list[Article], clustering: bool,
-              profile: cProfile.Profile | None = None) -> dict[str, Any]:
-    """One ``index_articles`` call into a fresh prefix, timed whole and in parts; the indices are deleted after."""
+              profile: cProfile.Profile | None = None,
+              history: Sequence[tuple[str, dict[str, Any]]] = ()) -> dict[str, Any]:
+    """One ``index_articles`` call into a fresh prefix holding ``history`` (written before the clock starts),
+    timed whole and in parts; the indices are deleted after."""
+    from elasticsearch import helpers
+
     from newswatch.runtime import Runtime
     from newswatch.settings import ElasticsearchSettings, Settings
 
     settings = Settings(es=ElasticsearchSettings(url=ES_URL, index_prefix=prefix))
     rt = Runtime(settings, es=es)
     rt.ensure_indices()  # templates and indices exist before the clock starts, as in a running pipeline
+    if history:
+        helpers.bulk(es, ({"_index": index.write_alias(settings, "articles"), "_id": i, "_source": d}
+                          for i, d in history), chunk_size=500)
+        es.indices.refresh(index=index.write_alias(settings, "articles"))
     t = Timers()
+    window_stats = {"reads": 0, "docs": 0, "too_full": 0, "knn_searched_articles": 0}
+    real_window, real_search = stories._window, stories._neighbours_by_search
+
+    def counted_window(*a: Any, **k: Any) -> Any:
+        got = real_window(*a, **k)
+        window_stats["reads" if got is not None else "too_full"] += 1
+        window_stats["docs"] += len(got.ids) if got is not None else 0
+        return got
+
+    def counted_search(es_: Any, index_: str, batch: list[Any], params: Any) -> Any:
+        window_stats["knn_searched_articles"] += len(batch)
+        return real_search(es_, index_, batch, params)
     with contextlib.ExitStack() as stack:
         if not clustering:
             stack.enter_context(patched(indexing, "_add_story_features", _numbers_only))
@@ -328,6 +375,8 @@ def index_run(es: Any, prefix: str, articles: list[Article], clustering: bool,
         ]:
             stack.enter_context(patched(obj, name, t.wrap(label, getattr(obj, name))))
         stack.enter_context(patched(stories, "es_candidates", timed_candidates))
+        stack.enter_context(patched(stories, "_window", counted_window))
+        stack.enter_context(patched(stories, "_neighbours_by_search", counted_search))
         start = time.perf_counter()
         if profile is not None:
             profile.enable()
@@ -360,6 +409,7 @@ def index_run(es: Any, prefix: str, articles: list[Article], clustering: bool,
         "es_search_calls": t.calls.get("es_search", 0), "es_search_s": round(s.get("es_search", 0.0), 3),
         "candidate_source_calls": t.calls.get("es_candidate_queries", 0),
         "es_msearch_calls": t.calls.get("es_msearch", 0), "es_msearch_s": round(s.get("es_msearch", 0.0), 3),
+        "window": window_stats, "history": len(history),
         "model_ids": model_ids(),
     }
 
@@ -368,7 +418,7 @@ def _delete(es: Any, settings: Any) -> None:
     index.drop_indices(es, settings)  # every version behind the aliases, and the templates
 
 
-def measure_index_step(items: list[Item], rounds: int, profile: bool) -> dict[str, Any]:
+def measure_index_step(items: list[Item], rounds: int, profile: bool, history_count: int = 0) -> dict[str, Any]:
     """Part b; starts Elasticsearch on port 9261 unless one answers there, and stops only what it started."""
     from newswatch.clients import make_es
     from newswatch.localstack import services
@@ -391,6 +441,7 @@ def measure_index_step(items: list[Item], rounds: int, profile: bool) -> dict[st
         t0 = time.perf_counter()
         indexing.add_embeddings(staged)
         embed_s = time.perf_counter() - t0
+        history = make_history(staged, history_count)
         base = f"bench-stories-{os.getpid()}-{int(time.time())}"
         runs: list[dict[str, Any]] = []
         # warm-up, untimed: the JVM's first bulk and kNN queries, our own first calls
@@ -400,14 +451,14 @@ def measure_index_step(items: list[Item], rounds: int, profile: bool) -> dict[st
             order = [True, False] if r % 2 == 0 else [False, True]
             for clustering in order:
                 runs.append(index_run(es, f"{base}-r{r}-{'i' if clustering else 'ii'}",
-                                      staged if clustering else articles, clustering))
+                                      staged if clustering else articles, clustering, history=history))
                 runs[-1]["round"] = r
         prof_text = None
         if profile:
             prof = cProfile.Profile()
-            index_run(es, f"{base}-profile", staged, True, profile=prof)
+            index_run(es, f"{base}-profile", staged, True, profile=prof, history=history)
             buf = io.StringIO()
-            pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(30)
+            pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(45)
             prof_text = buf.getvalue()
         health = services.es_healthy(s) or {}
         nodes = es.nodes.info(node_id="_local", filter_path="nodes.*.version")["nodes"]
@@ -451,6 +502,8 @@ def measure_index_step(items: list[Item], rounds: int, profile: bool) -> dict[st
         "candidate_source_calls": statistics.median(r["candidate_source_calls"] for r in clus),
         "es_msearch_calls": statistics.median(r["es_msearch_calls"] for r in clus),
         "es_msearch_s": statistics.median(r["es_msearch_s"] for r in clus),
+        "history_articles": history_count,
+        "window": {k: statistics.median(r["window"][k] for r in clus) for k in clus[0]["window"]},
         "tagged_core_or_related": tagged,
         "tagged_share": round(tagged / max(1, summary["indexed"]), 3),
         "runs": runs,
@@ -467,6 +520,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="cProfile one more clustering run of part b")
     parser.add_argument("--skip-es", action="store_true", help="parts a and c only (no Elasticsearch)")
+    parser.add_argument("--history", type=int, default=5000,
+                        help="articles in the index before each run of part b, within the window of the run's")
     parser.add_argument("--embed-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.embed_child:
@@ -478,7 +533,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"# {note}")
     in_memory = measure_memory_clustering(real + story, args.rounds)
     memory["same_model_after_prepare"] = model_ids() == memory["_ids"]
-    index_step = None if args.skip_es else measure_index_step(real + story + dev, args.rounds, args.profile)
+    index_step = None if args.skip_es else measure_index_step(real + story + dev, args.rounds, args.profile,
+                                                                   args.history)
     if index_step is not None:
         memory["same_model_after_index_runs"] = all(tuple(r["model_ids"]) == memory["_ids"]
                                                     for r in index_step["runs"])
@@ -506,6 +562,7 @@ def main(argv: list[str] | None = None) -> int:
     if index_step is not None:
         b = index_step
         print(f"\nb. index step, {b['articles']} articles (mean {b['mean_chars']:,} chars), chunk {b['chunk']}, "
+              f"{b['history_articles']:,} in the index before, "
               f"Elasticsearch {b['elasticsearch']['version']} at {ES_URL} ({b['elasticsearch']['status']})")
         for r in b["runs"]:
             print(f"  round {r['round']} {r['variant']:10s} {r['seconds']:7.2f} s  {r['articles_per_s']:7.1f} art/s  "
@@ -524,6 +581,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  Elasticsearch searches per clustering run: {b['es_search_calls']:.0f} "
               f"({b['es_search_ms_per_call']} ms each), candidate source called {b['candidate_source_calls']:.0f}×, "
               f"{b['es_msearch_calls']:.0f} msearch requests ({b['es_msearch_s']:.2f} s)")
+        w = b["window"]
+        print(f"  history: {b['history_articles']:,} articles indexed before each run; candidates per clustering run "
+              f"(median): {w['reads']:.0f} window reads of {w['docs']:,.0f} articles in all, {w['too_full']:.0f} "
+              f"windows too full, {w['knn_searched_articles']:.0f} articles by kNN search")
         print(f"  articles tagged core or related (any topic): {b['tagged_core_or_related']} "
               f"({100 * b['tagged_share']:.0f} %)")
         if b["profile"]:

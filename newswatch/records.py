@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from newswatch.encoder import DIMS, pack
+
 Level = Literal["core", "related", "none"]
 
 
@@ -140,6 +142,23 @@ class Article(_Record):
             return None
         return json.dumps({"published": self.published, "title": self.title, "url": self.url,
                            "claims": self.claims}, ensure_ascii=False, separators=(",", ":"))
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def embedding_q(self) -> str | None:
+        """``embedding`` packed to 688 characters (``encoder.pack``) and stored in doc values: the story
+        candidate search reads every article of a batch's time window from there in one search, instead of
+        a kNN search per article (``stories.es_candidates``). Derived, so it never disagrees with ``embedding``."""
+        if not self.embedding or len(self.embedding) != DIMS:
+            return None
+        return pack(self.embedding)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def minhash_q(self) -> str | None:
+        """``minhash`` as 256 bytes, base64, in doc values: the story candidate search scores the members of
+        the candidate stories from doc values alone (``stories._members``), never parsing their ``_source``."""
+        return base64.b64encode(bytes.fromhex(self.minhash)).decode("ascii") if self.minhash else None
 
     @classmethod
     def from_page(cls, entry: Entry, extracted: Any, *, fetched_at: str) -> Article:

@@ -34,12 +34,13 @@ service). The same ``assign`` runs in both. The parameters were chosen on the de
 
 from __future__ import annotations
 
+import base64
 import math
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -93,16 +94,18 @@ def numbers_of(text: str, claims: Sequence[dict[str, Any]] = ()) -> list[int]:
 
 
 def _hours(published: Any) -> float | None:
+    """Hours since the epoch; a time without an offset is UTC, as Elasticsearch reads it."""
     try:
-        return datetime.fromisoformat(str(published)).timestamp() / 3600.0
+        when = datetime.fromisoformat(str(published))
     except (TypeError, ValueError):
         return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp() / 3600.0
 
 
 @dataclass
 class _Features:
     hours: float | None
-    sig: list[int]
+    sig: np.ndarray  # the MinHash signature (uint32; empty without words)
     vec: np.ndarray | None
     entities: set[str]
     numbers: set[int]
@@ -115,7 +118,8 @@ def _feat(doc: dict[str, Any]) -> _Features:
     if f is None:
         vec = doc.get("embedding")
         f = doc["_features"] = _Features(
-            hours=_hours(doc.get("published")), sig=dedupe.decode(doc.get("minhash")),
+            hours=_hours(doc.get("published")),
+            sig=np.asarray(dedupe.decode(doc.get("minhash")), dtype=np.uint32),
             vec=np.asarray(vec, dtype=np.float32) if vec else None,
             entities={e["id"] for e in doc.get("entities") or [] if isinstance(e, dict) and e.get("id")},
             numbers=set(doc.get("numbers") or []), lang=doc.get("lang"))
@@ -148,14 +152,23 @@ class Rarity:
         self.total = len(docs) + extra + params.prior_docs + 1
         self._log_total = math.log(self.total)
 
+        self._entity: dict[str, float] = {}
+        self._number: dict[int, float] = {}
+
     def weight(self, df: int) -> float:
         return max(0.0, math.log(self.total / (df + 1)) / self._log_total)
 
     def entity(self, e: str) -> float:
-        return self.weight(self.entities[e])
+        w = self._entity.get(e)
+        if w is None:
+            w = self._entity[e] = self.weight(self.entities[e])
+        return w
 
     def number(self, n: int) -> float:
-        return self.weight(self.numbers[n])
+        w = self._number.get(n)
+        if w is None:
+            w = self._number[n] = self.weight(self.numbers[n])
+        return w
 
 
 def pair_score(a: dict[str, Any], b: dict[str, Any], params: StoryParams = PARAMS,
@@ -163,28 +176,61 @@ def pair_score(a: dict[str, Any], b: dict[str, Any], params: StoryParams = PARAM
     """How strongly two articles look like one event (≥ 9: near-duplicates; < ``tau``: not the same).
 
     ``rarity`` is what ``assign`` passes (the whole batch's); without it the pair alone is the reference."""
-    fa, fb = _feat(a), _feat(b)
-    gap = abs(fa.hours - fb.hours) if fa.hours is not None and fb.hours is not None else params.max_gap_hours
-    if gap > params.max_gap_hours:
-        return -9.0
-    if dedupe.similarity(fa.sig, fb.sig) >= dedupe.THRESHOLD:
-        return 9.0
-    if fa.vec is None or fb.vec is None:
-        return -9.0
-    rarity = rarity if rarity is not None else Rarity([a, b], params)
-    score = float(fa.vec @ fb.vec)
-    if fa.entities and fb.entities:
-        # rarity-weighted Jaccard; the floor on the denominator keeps two articles that name only the
-        # topic's own (common, light) entities from scoring full agreement on them
-        union = max(params.entity_mass, sum(rarity.entity(e) for e in fa.entities | fb.entities))
-        score += params.entity * sum(rarity.entity(e) for e in fa.entities & fb.entities) / union
-    if fa.numbers and fb.numbers:
-        shared = fa.numbers & fb.numbers
-        score += params.number * max(rarity.number(n) for n in shared) if shared else -params.conflict
-    score -= params.decay_per_day * gap / 24.0
-    if fa.lang and fb.lang and fa.lang != fb.lang:
-        score += params.cross_language
-    return score
+    return scores(a, [b], params, rarity if rarity is not None else Rarity([a, b], params))[0]
+
+
+def scores(a: dict[str, Any], others: Sequence[dict[str, Any]], params: StoryParams,
+           rarity: Rarity) -> list[float]:
+    """``pair_score`` of ``a`` with each of ``others``: the time gap, MinHash agreement and cosine of all of
+    them at once (numpy), then the shared entities and counts pair by pair."""
+    fa = _feat(a)
+    fbs = [_feat(b) for b in others]
+    n = len(fbs)
+    if not n:
+        return []
+    hours = np.array([f.hours if f.hours is not None else np.nan for f in fbs])
+    gap = np.abs(hours - fa.hours) if fa.hours is not None else np.full(n, np.nan)
+    gap = np.where(np.isnan(gap), params.max_gap_hours, gap)
+    close = np.flatnonzero(gap <= params.max_gap_hours)  # only these need the signatures and vectors
+    near = np.zeros(n, dtype=bool)
+    if fa.sig.size:
+        same = [i for i in close if fbs[i].sig.size == fa.sig.size]
+        if same:
+            agree = (np.stack([fbs[i].sig for i in same]) == fa.sig).mean(axis=1)
+            near[same] = agree >= dedupe.THRESHOLD
+    cos = np.full(n, np.nan)
+    if fa.vec is not None:
+        fit = [(i, v) for i in close if (v := fbs[i].vec) is not None and v.shape == fa.vec.shape]
+        if fit:
+            cos[[i for i, _ in fit]] = np.stack([v for _, v in fit]) @ fa.vec
+    a_mass = sum(rarity.entity(e) for e in fa.entities)
+    out: list[float] = []
+    for i, fb in enumerate(fbs):
+        g = float(gap[i])
+        if g > params.max_gap_hours:
+            out.append(-9.0)
+            continue
+        if near[i]:
+            out.append(9.0)
+            continue
+        if np.isnan(cos[i]):
+            out.append(-9.0)
+            continue
+        score = float(cos[i])
+        if fa.entities and fb.entities:
+            # rarity-weighted Jaccard; the floor on the denominator keeps two articles that name only the
+            # topic's own (common, light) entities from scoring full agreement on them
+            shared = sum(rarity.entity(e) for e in fa.entities & fb.entities)
+            union = max(params.entity_mass, a_mass + sum(rarity.entity(e) for e in fb.entities) - shared)
+            score += params.entity * shared / union
+        if fa.numbers and fb.numbers:
+            both = fa.numbers & fb.numbers
+            score += params.number * max(rarity.number(x) for x in both) if both else -params.conflict
+        score -= params.decay_per_day * g / 24.0
+        if fa.lang and fb.lang and fa.lang != fb.lang:
+            score += params.cross_language
+        out.append(score)
+    return out
 
 
 class _Pool:
@@ -262,11 +308,12 @@ def assign(articles: Sequence[dict[str, Any]], source: CandidateSource | None = 
             if c["id"] != art["id"]:
                 candidates.setdefault(c["id"], c)
         by_story: dict[str, list[float]] = {}
-        for c in candidates.values():
-            by_story.setdefault(c.get("story_id") or c["id"], []).append(pair_score(art, c, params, rarity))
+        found = list(candidates.values())
+        for c, score in zip(found, scores(art, found, params, rarity), strict=True):
+            by_story.setdefault(c.get("story_id") or c["id"], []).append(score)
         best: tuple[float, str] | None = None
-        for story, scores in by_story.items():
-            score = 9.0 if max(scores) >= 9.0 else sum(scores) / len(scores)
+        for story, linked in by_story.items():
+            score = 9.0 if max(linked) >= 9.0 else sum(linked) / len(linked)
             if score >= params.tau and (best is None or (score, story) > best):
                 best = (score, story)
         if best is not None:
@@ -288,62 +335,257 @@ CANDIDATE_FIELDS = ["id", "published", "lang", "minhash", "minhash_bands", "embe
 # (an indexed article's source is its whole text, search text and 512 floats; filtering it to two fields
 # still parses all of it, for every hit of every search)
 _IDS_ONLY: dict[str, Any] = {"_source": False, "docvalue_fields": ["story_id"]}
+# Costs on one 2-core node (bench/README.md, bench_stories, 2026-12-04), from which ``es_candidates`` picks
+# the cheaper way to find a group's neighbours: one kNN search per article, or one read of the window
+KNN_SEARCH_MS = 2.0  # one article's band and kNN search, in an msearch of 100
+WINDOW_READ_MS = 15.0  # a window read's own requests (the count, then a page)
+WINDOW_DOC_MS = 0.06  # each indexed article read from doc values (~0.045 ms) and unpacked
+WINDOW_MAX = 50_000
+_PUBLISHED_MS = {"field": "published", "format": "epoch_millis"}
+_MEMBER_FIELDS: list[Any] = ["story_id", "lang", "numbers", "entities.id", "embedding_q", "minhash_q", _PUBLISHED_MS]
+
+
+def _window_limit(articles: int) -> int:
+    """How many indexed articles a window may hold for its read to cost less than ``articles`` kNN searches."""
+    return min(WINDOW_MAX, int((KNN_SEARCH_MS * articles - WINDOW_READ_MS) / WINDOW_DOC_MS))
+
+
+@dataclass
+class _Window:
+    """The indexed articles with an embedding published in a time window, as the kNN part needs them."""
+
+    ids: list[str]
+    stories: list[str]
+    hours: np.ndarray
+    vecs: np.ndarray
+
+
+def _window(es: Any, index: str, lo: float, hi: float, limit: int) -> _Window | None:
+    """Every indexed article published between hours ``lo`` and ``hi`` (since the epoch) with its story id and
+    packed embedding (``encoder.pack``), from doc values, in pages of 10,000; None when there are more than
+    ``limit``, or when an article there has an embedding but no packed copy (indexed before it was stored:
+    its neighbours come from the kNN search until it has left the window)."""
+    from newswatch.encoder import unpack
+
+    when = {"range": {"published": {"gte": int(lo * 3_600_000), "lte": int(hi * 3_600_000),
+                                    "format": "epoch_millis"}}}
+    unpacked = {"bool": {"filter": [{"exists": {"field": "embedding"}}],
+                         "must_not": [{"exists": {"field": "embedding_q"}}]}}
+    head = es.search(index=index, size=0, query=when, track_total_hits=limit + 1,
+                     aggs={"unpacked": {"filter": unpacked}})
+    if head["hits"]["total"]["value"] > limit or head["aggregations"]["unpacked"]["doc_count"]:
+        return None
+    ids: list[str] = []
+    stories_: list[str] = []
+    millis: list[str] = []
+    packed: list[str] = []
+    after: list[Any] | None = None
+    while True:
+        packed_in_window = {"bool": {"filter": [when, {"exists": {"field": "embedding_q"}}]}}
+        page = es.search(index=index, size=10_000, query=packed_in_window, source=False, track_total_hits=False,
+                         docvalue_fields=["story_id", "embedding_q", _PUBLISHED_MS],
+                         sort=[{"id": "asc"}], search_after=after)["hits"]["hits"]
+        for h in page:
+            f = h["fields"]
+            ids.append(h["_id"])
+            stories_.append(f["story_id"][0] if "story_id" in f else h["_id"])
+            millis.append(f["published"][0])
+            packed.append(f["embedding_q"][0])
+        if len(page) < 10_000:
+            break
+        after = page[-1]["sort"]
+    return _Window(ids, stories_, np.asarray(millis, dtype=np.float64) / 3_600_000, unpack(packed))
+
+
+def _time_groups(batch: list[dict[str, Any]], span: float) -> list[list[dict[str, Any]]]:
+    """The articles of ``batch`` that have a time, oldest first, in groups published within ``span`` hours
+    of the group's first: one window read each, so that an old article in a fresh batch (a feed's stale
+    item) reads its own days, not every day in between."""
+    timed = sorted((h, a["id"], a) for a in batch if (h := _hours(a.get("published"))) is not None)
+    groups: list[list[dict[str, Any]]] = []
+    start = -math.inf
+    for h, _, art in timed:
+        if h - start > span:
+            groups.append([])
+            start = h
+        groups[-1].append(art)
+    return groups
+
+
+def _band_neighbours(es: Any, index: str, batch: list[dict[str, Any]]) -> dict[str, set[str]] | None:
+    """For each article of ``batch``, the story ids of the ``dedupe.CANDIDATES`` indexed articles sharing the
+    most LSH bands with it (near-duplicates, at any time), from one ``terms`` search for all of their bands;
+    None when more than 10,000 indexed articles share a band with the batch (one search per article then)."""
+    wanted = sorted({b for a in batch for b in a.get("minhash_bands") or ()})
+    by_band: dict[str, list[tuple[str, str]]] = {}
+    if wanted:
+        resp = es.search(index=index, size=10_000, query={"terms": {"minhash_bands": wanted}}, source=False,
+                         track_total_hits=10_001, docvalue_fields=["story_id", "minhash_bands"])
+        if resp["hits"]["total"]["value"] > 10_000:
+            return None
+        asked = set(wanted)
+        for h in resp["hits"]["hits"]:
+            f = h["fields"]
+            hit = (h["_id"], f["story_id"][0] if "story_id" in f else h["_id"])
+            for b in f.get("minhash_bands") or ():
+                if b in asked:
+                    by_band.setdefault(b, []).append(hit)
+    found: dict[str, set[str]] = {}
+    for art in batch:
+        shared = Counter(hit for b in art.get("minhash_bands") or () for hit in by_band.get(b, ())
+                         if hit[0] != art["id"])
+        found[art["id"]] = {story for (_, story), _ in shared.most_common(dedupe.CANDIDATES)}
+    return found
+
+
+def _neighbours_in(window: _Window, batch: list[dict[str, Any]], params: StoryParams) -> dict[str, set[str]]:
+    """What the kNN search gives (``_neighbours_by_search``), computed over ``window``: the story ids of the
+    ``knn`` nearest embeddings published within ``max_gap_hours`` of each article (exact, where the vector
+    index is approximate), by one matrix product."""
+    found: dict[str, set[str]] = {a["id"]: set() for a in batch}
+    n = len(window.ids)
+    with_vec = [a for a in batch if a.get("embedding")]
+    if not with_vec or not n:
+        return found
+    row = {i: r for r, i in enumerate(window.ids)}
+    q = np.asarray([a["embedding"] for a in with_vec], dtype=np.float32)
+    sims = q @ window.vecs.T
+    when = np.asarray([_hours(a.get("published")) for a in with_vec], dtype=np.float64)
+    sims[np.abs(window.hours[None, :] - when[:, None]) > params.max_gap_hours] = -np.inf
+    sims[sims == 0.0] = -np.inf  # an article indexed with an empty text's zero vector
+    k = min(params.knn, n)
+    for r, art in enumerate(with_vec):
+        s = sims[r]
+        if art["id"] in row:
+            s[row[art["id"]]] = -np.inf
+        top = np.argpartition(-s, k - 1)[:k]
+        found[art["id"]] = {window.stories[i] for i in top if np.isfinite(s[i])}
+    return found
+
+
+def _members(es: Any, index: str, wanted: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Every indexed article of the stories ``wanted``, with what scoring needs already parsed (``_Features``
+    from doc values: the packed embedding, the MinHash signature, entities, counts, time, language), from one
+    ``terms`` search per 500 stories. An article indexed before the packed copies were stored is read from
+    ``_source`` instead (one more search, by ids)."""
+    from newswatch.encoder import unpack
+
+    members: dict[str, list[dict[str, Any]]] = {}
+    parsed: list[tuple[dict[str, Any], str]] = []
+    old: list[str] = []
+    for start in range(0, len(wanted), 500):
+        resp = es.search(index=index, size=10_000, source=False, docvalue_fields=_MEMBER_FIELDS,
+                         query={"terms": {"story_id": wanted[start:start + 500]}})
+        for h in resp["hits"]["hits"]:
+            f = h.get("fields", {})
+            if "embedding_q" not in f or "minhash_q" not in f:
+                old.append(h["_id"])
+                continue
+            story = f["story_id"][0] if "story_id" in f else h["_id"]
+            lang = f["lang"][0] if "lang" in f else None
+            hours = float(f["published"][0]) / 3_600_000 if "published" in f else None
+            numbers = {int(x) for x in f.get("numbers", ())}
+            sig = np.frombuffer(base64.b64decode(f["minhash_q"][0]), dtype=">u4").astype(np.uint32)
+            doc = {"id": h["_id"], "story_id": story, "lang": lang, "numbers": sorted(numbers),
+                   "_features": _Features(hours=hours, sig=sig, vec=None, entities=set(f.get("entities.id", ())),
+                                          numbers=numbers, lang=lang)}
+            parsed.append((doc, f["embedding_q"][0]))
+            members.setdefault(story, []).append(doc)
+    if parsed:
+        for (doc, _), vec in zip(parsed, unpack([p for _, p in parsed]), strict=True):
+            doc["_features"].vec = vec if vec.any() else None
+    for start in range(0, len(old), 1000):
+        resp = es.search(index=index, size=1000, source_includes=CANDIDATE_FIELDS,
+                         query={"ids": {"values": old[start:start + 1000]}})
+        for h in resp["hits"]["hits"]:
+            members.setdefault(h["_source"].get("story_id") or h["_id"], []).append(h["_source"])
+    return members
+
+
+def _neighbours_by_search(es: Any, index: str, batch: list[dict[str, Any]],
+                          params: StoryParams) -> dict[str, set[str]]:
+    """The story ids of each article's neighbours by one search per article (one ``msearch`` per 100):
+    the articles sharing an LSH band (near-duplicates) and the ``knn`` nearest embeddings published
+    within ``max_gap_hours`` (any time, for an article without a time)."""
+    searches: list[dict[str, Any]] = []
+    owners: list[str] = []
+    window = f"{int(params.max_gap_hours)}h"
+    for art in batch:
+        # one search per article: its LSH band neighbours (the query; each shared band scores 1, so they
+        # rank first) and its ``knn`` nearest embeddings in the time window (scores ≤ 1); the hits are
+        # their union
+        not_self = {"ids": {"values": [art["id"]]}}
+        should: list[dict[str, Any]] = []
+        size = 0
+        bands = list(art.get("minhash_bands") or [])
+        if bands:
+            size += dedupe.CANDIDATES
+            should += [{"constant_score": {"filter": {"term": {"minhash_bands": b}}}} for b in bands]
+        if art.get("embedding"):
+            # the knn *query* (in the query phase), not the top-level knn section (a DFS round of its own)
+            flt: list[dict[str, Any]] = []
+            if _hours(art.get("published")) is not None:
+                flt.append({"range": {"published": {"gte": f"{art['published']}||-{window}",
+                                                    "lte": f"{art['published']}||+{window}"}}})
+            size += params.knn
+            should.append({"knn": {"field": "embedding", "query_vector": list(art["embedding"]), "k": params.knn,
+                                   "num_candidates": max(50, 4 * params.knn), "filter": flt}})
+        body: dict[str, Any] = {"size": size, **_IDS_ONLY, "track_total_hits": False, "query": {"bool": {
+            "should": should, "minimum_should_match": 1, "must_not": [not_self]}}}
+        if size:
+            searches += [{"index": index}, body]
+            owners.append(art["id"])
+    found: dict[str, set[str]] = {}  # article id -> story ids of its neighbours
+    for start in range(0, len(searches), 200):  # 100 searches a request
+        resp = es.msearch(searches=searches[start:start + 200])
+        for owner, r in zip(owners[start // 2:], resp["responses"], strict=False):
+            if "error" in r:  # fewer candidates would split a story silently: the step fails and retries
+                raise RuntimeError(f"story candidate search for {owner} failed: {str(r['error'])[:300]}")
+            found.setdefault(owner, set()).update(
+                (h.get("fields", {}).get("story_id") or [h["_id"]])[0] for h in r.get("hits", {}).get("hits", []))
+    return found
 
 
 def es_candidates(es: Any, index: str, params: StoryParams = PARAMS) -> CandidateSource:
-    """Candidates from Elasticsearch for a batch, in two kinds of round trip: one ``msearch`` (per 100
-    articles) with one search per article for the ids and story ids of the articles sharing an LSH band
-    (near-duplicates) and of the ``knn`` nearest embeddings published within ``max_gap_hours``; then one
-    ``terms`` search (per 500 stories) for every member of the stories found, with the fields scoring needs.
+    """Candidates from Elasticsearch for a batch, in two steps: the story ids of each article's neighbours
+    (the ``dedupe.CANDIDATES`` articles sharing the most LSH bands, near-duplicates, and the ``knn`` nearest
+    embeddings published within ``max_gap_hours``); then one ``terms`` search (per 500 stories) for every
+    member of the stories found, with the fields scoring needs.
 
-    Only the second carries embeddings, and each indexed article once: neighbours are shared by many
-    articles of a batch (a busy story is everyone's neighbour), and 512 floats of JSON per hit per article
-    were what the candidate queries spent their time on."""
+    The neighbours come from one read of every indexed article in a window (from a group's earliest
+    article's time − ``max_gap_hours`` to its latest's + ``max_gap_hours``, for groups of the batch's
+    articles published within ``max_gap_hours`` of each other: story id, LSH bands and packed embedding,
+    from doc values) and one matrix product, when that window holds at most ``WINDOW_PER_ARTICLE`` articles
+    per article of the group (``WINDOW_MAX`` in all); otherwise, and for articles without a time, from one
+    search per article with a kNN query on the ``embedding`` vector index
+    (``_neighbours_by_search``). A kNN search costs ~2 ms on a 2-core node whatever the index holds, one
+    search per article was clustering's largest cost (bench/README.md, bench_stories), and the window read
+    answers the same question exactly where the vector index is approximate.
+
+    Only the members search carries embeddings, and each indexed article once: neighbours are shared by
+    many articles of a batch (a busy story is everyone's neighbour)."""
 
     def source(batch: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-        searches: list[dict[str, Any]] = []
-        owners: list[str] = []
-        window = f"{int(params.max_gap_hours)}h"
-        for art in batch:
-            # one search per article: its LSH band neighbours (the query; each shared band scores 1, so they
-            # rank first) and its ``knn`` nearest embeddings in the time window (scores ≤ 1); the hits are
-            # their union
-            not_self = {"ids": {"values": [art["id"]]}}
-            should: list[dict[str, Any]] = []
-            size = 0
-            bands = list(art.get("minhash_bands") or [])
-            if bands:
-                size += dedupe.CANDIDATES
-                should += [{"constant_score": {"filter": {"term": {"minhash_bands": b}}}} for b in bands]
-            if art.get("embedding"):
-                # the knn *query* (in the query phase), not the top-level knn section (a DFS round of its own)
-                flt: list[dict[str, Any]] = []
-                if _hours(art.get("published")) is not None:
-                    flt.append({"range": {"published": {"gte": f"{art['published']}||-{window}",
-                                                        "lte": f"{art['published']}||+{window}"}}})
-                size += params.knn
-                should.append({"knn": {"field": "embedding", "query_vector": list(art["embedding"]), "k": params.knn,
-                                       "num_candidates": max(50, 4 * params.knn), "filter": flt}})
-            body: dict[str, Any] = {"size": size, **_IDS_ONLY, "track_total_hits": False, "query": {"bool": {
-                "should": should, "minimum_should_match": 1, "must_not": [not_self]}}}
-            if size:
-                searches += [{"index": index}, body]
-                owners.append(art["id"])
-        found: dict[str, set[str]] = {}  # article id -> story ids of its neighbours
-        for start in range(0, len(searches), 200):  # 100 searches a request
-            resp = es.msearch(searches=searches[start:start + 200])
-            for owner, r in zip(owners[start // 2:], resp["responses"], strict=False):
-                if "error" in r:  # fewer candidates would split a story silently: the step fails and retries
-                    raise RuntimeError(f"story candidate search for {owner} failed: {str(r['error'])[:300]}")
-                found.setdefault(owner, set()).update(
-                    (h.get("fields", {}).get("story_id") or [h["_id"]])[0] for h in r.get("hits", {}).get("hits", []))
-        wanted = sorted({s for stories_ in found.values() for s in stories_})
-        members: dict[str, list[dict[str, Any]]] = {}
-        for start in range(0, len(wanted), 500):
-            resp = es.search(index=index, size=10000, source_includes=CANDIDATE_FIELDS,
-                             query={"terms": {"story_id": wanted[start:start + 500]}})
-            for h in resp["hits"]["hits"]:
-                members.setdefault(h["_source"].get("story_id") or h["_id"], []).append(h["_source"])
+        found: dict[str, set[str]] = {}
+        for group in _time_groups(batch, params.max_gap_hours):
+            limit = _window_limit(len(group))
+            if limit <= 0:
+                continue
+            when = [_hours(a.get("published")) or 0.0 for a in group]
+            window = _window(es, index, min(when) - params.max_gap_hours, max(when) + params.max_gap_hours, limit)
+            if window is not None:
+                found.update(_neighbours_in(window, group, params))
+        if found:
+            bands = _band_neighbours(es, index, [a for a in batch if a["id"] in found])
+            if bands is None:
+                found.clear()
+            else:
+                for owner, stories_ in bands.items():
+                    found[owner] |= stories_
+        rest = [a for a in batch if a["id"] not in found]
+        if rest:
+            found.update(_neighbours_by_search(es, index, rest, params))
+        members = _members(es, index, sorted({s for stories_ in found.values() for s in stories_}))
         # one dict per indexed article, shared by every article of the batch it is a candidate of
         return {owner: [m for s in sorted(stories_) for m in members.get(s, ()) if m["id"] != owner]
                 for owner, stories_ in found.items()}

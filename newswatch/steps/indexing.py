@@ -87,7 +87,7 @@ def index_articles(rt: Runtime, articles: Iterable[Article], *, chunk: int = CHU
             })
         _add_story_features(records)
         fresh = [a for i, a in records.items() if i not in existing and not a.story_id]
-        docs = [a.model_dump(mode="json") for a in fresh]
+        docs = [a.model_dump(mode="json", include=_STORY_FIELDS) for a in fresh]  # what clustering reads
         totals["joined_stories"] += stories.assign(docs, stories.es_candidates(es, reads),
                                                  background=stories.es_background(es, reads))
         for d in docs:
@@ -103,6 +103,7 @@ def index_articles(rt: Runtime, articles: Iterable[Article], *, chunk: int = CHU
 
 
 _REUSE = ("title", "minhash", "embedding")
+_STORY_FIELDS = set(stories.CANDIDATE_FIELDS)
 
 
 def _reused_embedding(art: Article, old: dict[str, Any]) -> dict[str, Any]:

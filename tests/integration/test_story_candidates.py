@@ -55,3 +55,74 @@ def test_a_story_set_indexed_one_article_per_run(settings_factory, split: str) -
     floors = FLOORS[split]
     for key, floor in floors.items():
         assert incremental[key] >= floor, (key, incremental, one_call)
+
+
+def _index_in_chunks(rt: Runtime, items: list[dict], chunk: int) -> dict[str, str]:
+    lines = [json.dumps({**{k: it[k] for k in ("id", "title", "text", "lang", "published")},
+                         "url": f"https://example.org/{it['id']}"}) for it in items]
+    for start in range(0, len(lines), chunk):  # one call per chunk: each sees the earlier ones in the index
+        assert index_file(rt, lines[start:start + chunk])["errors"] == 0
+    hits = rt.es.search(index=index.index_name(rt.settings, "articles"), size=1000,
+                        source_includes=["story_id"])["hits"]["hits"]
+    return {h["_id"]: h["_source"]["story_id"] for h in hits}
+
+
+def test_the_window_read_gives_the_stories_the_knn_searches_give(settings_factory, monkeypatch) -> None:
+    """The story candidates from one read of the batch's time window (doc values and one matrix product) and
+    from one kNN search per article are the same stories: the dev story set, indexed 12 articles per call
+    (every call's neighbours come from the index), once each way."""
+    from newswatch.index import drop_indices
+
+    items = sorted(load("dev"), key=lambda it: (it["published"], it["id"]))
+    rt = Runtime(settings_factory())
+    calls = {"window": 0, "search": 0}
+    real_window, real_search = stories._window, stories._neighbours_by_search
+
+    def window(*args, **kwargs):
+        got = real_window(*args, **kwargs)
+        calls["window"] += got is not None
+        return got
+
+    def search(*args, **kwargs):
+        calls["search"] += 1
+        return real_search(*args, **kwargs)
+
+    monkeypatch.setattr(stories, "_window", window)
+    monkeypatch.setattr(stories, "_neighbours_by_search", search)
+    rt.ensure_indices()
+    monkeypatch.setattr(stories, "_window_limit", lambda articles: 10_000)  # read every window
+    by_window = _index_in_chunks(rt, items, 12)
+    assert calls["window"] >= len(range(0, len(items), 12)) and calls["search"] == 0
+
+    drop_indices(rt.es, rt.settings)
+    rt = Runtime(rt.settings)  # a fresh runtime creates the indices again
+    rt.ensure_indices()
+    monkeypatch.setattr(stories, "_window_limit", lambda articles: 0)  # no window read: the kNN searches
+    by_search = _index_in_chunks(rt, items, 12)
+    assert calls["search"] == len(range(0, len(items), 12))
+    assert by_window == by_search
+    assert pairwise(items, by_window)["recall"] >= FLOORS["dev"]["recall"]
+
+
+def test_an_article_indexed_without_its_packed_vector_sends_its_window_to_the_knn_search(settings_factory) -> None:
+    """An article indexed before the packed copy of its embedding was stored (an older release) is found
+    by the kNN search: its window is not read from doc values until it has left the window."""
+    from newswatch.records import Article
+
+    items = sorted(load("dev"), key=lambda it: (it["published"], it["id"]))
+    rt = Runtime(settings_factory())
+    rt.ensure_indices()
+    first, then = items[0], items[1]
+    docs = stories.prepare([first])
+    old = Article.from_input({**first, "url": f"https://example.org/{first['id']}"}, fetched_at=first["published"])
+    old = old.model_copy(update={**{k: docs[0][k] for k in ("minhash", "minhash_bands", "embedding", "numbers")},
+                                 "story_id": first["id"]})
+    body = old.doc()
+    del body["embedding_q"], body["minhash_q"]
+    reads = index.index_name(rt.settings, "articles")
+    rt.es.index(index=index.write_alias(rt.settings, "articles"), id=old.id, document=body, refresh=True)
+    hours = stories._hours(first["published"])
+    assert stories._window(rt.es, reads, hours - 1, hours + 1, 100) is None  # not readable from doc values
+    rewrite = stories.prepare([{**first, "id": "rewrite", "published": then["published"]}])
+    got = stories.es_candidates(rt.es, reads)(rewrite)
+    assert [m["id"] for m in got["rewrite"]] == [old.id]  # found all the same, by the kNN search

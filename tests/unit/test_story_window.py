@@ -1,0 +1,64 @@
+"""The story candidates' window read (``stories._window`` → ``_neighbours_in``) without a service: the packed
+vectors it reads, the time groups it reads them for, and that its neighbours are the exact nearest ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from newswatch import encoder, stories
+from tests.unit.test_story_quality import load
+
+
+@pytest.fixture(scope="module")
+def docs() -> list[dict]:
+    items = load("dev") + load("heldout")
+    return stories.prepare(items)
+
+
+def test_a_packed_vector_keeps_its_direction(docs) -> None:
+    vecs = np.asarray([d["embedding"] for d in docs], dtype=np.float32)
+    packed = [encoder.pack(v) for v in vecs]
+    assert {len(p) for p in packed} == {encoder.PACKED_CHARS}
+    back = encoder.unpack(packed)
+    cos = (back * vecs).sum(axis=1) / np.linalg.norm(back, axis=1)
+    assert cos.min() > 0.9999
+    assert not encoder.unpack([encoder.pack(np.zeros(encoder.DIMS))]).any()  # a zero vector stays zero
+    assert encoder.unpack([]).shape == (0, encoder.DIMS)
+
+
+def test_time_groups_span_at_most_the_window_and_leave_out_articles_without_a_time() -> None:
+    at = ["2024-10-01T00:00:00+00:00", "2024-10-01T10:00:00+00:00", "2024-10-02T23:00:00+00:00",
+          "2024-10-03T01:00:00+00:00", "2024-12-24T12:00:00", "not a date"]
+    batch = [{"id": f"a{i}", "published": p} for i, p in enumerate(at)][::-1]
+    groups = stories._time_groups(batch, 48.0)
+    assert [[a["id"] for a in g] for g in groups] == [["a0", "a1", "a2"], ["a3"], ["a4"]]
+
+
+def _window_of(docs: list[dict]) -> stories._Window:
+    return stories._Window(ids=[d["id"] for d in docs], stories=[f"s-{d['id']}" for d in docs],
+                           hours=np.asarray([stories._hours(d["published"]) for d in docs]),
+                           vecs=encoder.unpack([encoder.pack(d["embedding"]) for d in docs]))
+
+
+def test_the_window_neighbours_are_the_nearest_in_the_time_window(docs) -> None:
+    """Against the exact float vectors: every window neighbour found by the packed vectors is published
+    within the window, and at least 99 % of the exact top ``knn`` are found (ties at the k-th rank aside)."""
+    params = stories.PARAMS
+    indexed, batch = docs[::2], docs[1::2]
+    window = _window_of(indexed)
+    found = stories._neighbours_in(window, batch, params)
+    assert set(found) == {d["id"] for d in batch}
+    vecs = np.asarray([d["embedding"] for d in indexed], dtype=np.float32)
+    hours = window.hours
+    wanted = hit = 0
+    for d in batch:
+        h = stories._hours(d["published"])
+        got = {s.removeprefix("s-") for s in found[d["id"]]}
+        assert all(abs(hours[window.ids.index(i)] - h) <= params.max_gap_hours for i in got)
+        sims = vecs @ np.asarray(d["embedding"], dtype=np.float32)
+        sims[np.abs(hours - h) > params.max_gap_hours] = -np.inf
+        exact = [window.ids[i] for i in np.argsort(-sims)[:params.knn] if np.isfinite(sims[i])]
+        wanted += len(exact)
+        hit += len(set(exact) & got)
+    assert wanted and hit / wanted >= 0.99, (hit, wanted)
