@@ -67,7 +67,7 @@ def embed(texts: Sequence[str]) -> np.ndarray:
 # The compact copy of a vector the story candidate search reads from doc values (``stories.es_candidates``):
 # a float32 scale, then each component as int8 of component / scale (scale = largest |component| / 127),
 # base64. 688 characters instead of ~5 kB of JSON floats, and exact enough to rank neighbours: the cosine
-# of a vector with its own unpacked copy is > 0.9999 on the story sets (tests/unit/test_encoder_pack.py).
+# of a vector with its own unpacked copy is > 0.9999 on the story sets (tests/unit/test_story_window.py).
 PACKED_CHARS = 688
 
 
