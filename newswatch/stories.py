@@ -337,7 +337,7 @@ CANDIDATE_FIELDS = ["id", "published", "lang", "minhash", "minhash_bands", "embe
 _IDS_ONLY: dict[str, Any] = {"_source": False, "docvalue_fields": ["story_id"]}
 # Costs on one 2-core node (bench/README.md, bench_stories, 2026-12-04), from which ``es_candidates`` picks
 # the cheaper way to find a group's neighbours: one kNN search per article, or one read of the window
-KNN_SEARCH_MS = 2.0  # one article's band and kNN search, in an msearch of 100
+KNN_SEARCH_MS = 2.0  # one article's kNN search, in an msearch of 100
 WINDOW_READ_MS = 15.0  # a window read's own requests (the count, then a page)
 WINDOW_DOC_MS = 0.06  # each indexed article read from doc values (~0.045 ms) and unpacked
 WINDOW_MAX = 50_000
@@ -412,30 +412,31 @@ def _time_groups(batch: list[dict[str, Any]], span: float) -> list[list[dict[str
     return groups
 
 
-def _band_neighbours(es: Any, index: str, batch: list[dict[str, Any]]) -> dict[str, set[str]] | None:
-    """For each article of ``batch``, the story ids of the ``dedupe.CANDIDATES`` indexed articles sharing the
-    most LSH bands with it (near-duplicates, at any time), from one ``terms`` search for all of their bands;
-    None when more than 10,000 indexed articles share a band with the batch (one search per article then)."""
-    wanted = sorted({b for a in batch for b in a.get("minhash_bands") or ()})
-    by_band: dict[str, list[tuple[str, str]]] = {}
-    if wanted:
-        resp = es.search(index=index, size=10_000, query={"terms": {"minhash_bands": wanted}}, source=False,
-                         track_total_hits=10_001, docvalue_fields=["story_id", "minhash_bands"])
-        if resp["hits"]["total"]["value"] > 10_000:
-            return None
-        asked = set(wanted)
-        for h in resp["hits"]["hits"]:
-            f = h["fields"]
-            hit = (h["_id"], f["story_id"][0] if "story_id" in f else h["_id"])
-            for b in f.get("minhash_bands") or ():
-                if b in asked:
-                    by_band.setdefault(b, []).append(hit)
+def _msearch_story_ids(es: Any, index: str, searches: list[tuple[str, dict[str, Any]]]) -> dict[str, set[str]]:
+    """``(article id, search body)`` pairs run 100 to an ``msearch``: each article's hits' story ids."""
     found: dict[str, set[str]] = {}
-    for art in batch:
-        shared = Counter(hit for b in art.get("minhash_bands") or () for hit in by_band.get(b, ())
-                         if hit[0] != art["id"])
-        found[art["id"]] = {story for (_, story), _ in shared.most_common(dedupe.CANDIDATES)}
+    for start in range(0, len(searches), 100):
+        part = searches[start:start + 100]
+        resp = es.msearch(searches=[x for _, body in part for x in ({"index": index}, body)])
+        for (owner, _), r in zip(part, resp["responses"], strict=True):
+            if "error" in r:  # fewer candidates would split a story silently: the step fails and retries
+                raise RuntimeError(f"story candidate search for {owner} failed: {str(r['error'])[:300]}")
+            found.setdefault(owner, set()).update(
+                (h.get("fields", {}).get("story_id") or [h["_id"]])[0] for h in r.get("hits", {}).get("hits", []))
     return found
+
+
+def _band_neighbours(es: Any, index: str, batch: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """For each article of ``batch``, the story ids of the ``dedupe.CANDIDATES`` indexed articles sharing the
+    most LSH bands with it (near-duplicates, at any time): one search per article (~0.4 ms; each shared band
+    scores 1), 100 to an ``msearch``. Not one ``terms`` search for the whole batch: common word pairs make
+    bands that most articles of a busy index share."""
+    searches = [(a["id"], {"size": dedupe.CANDIDATES, **_IDS_ONLY, "track_total_hits": False, "query": {"bool": {
+        "should": [{"constant_score": {"filter": {"term": {"minhash_bands": b}}}} for b in a["minhash_bands"]],
+        "minimum_should_match": 1, "must_not": [{"ids": {"values": [a["id"]]}}]}}})
+        for a in batch if a.get("minhash_bands")]
+    found = _msearch_story_ids(es, index, searches)
+    return {a["id"]: found.get(a["id"], set()) for a in batch}
 
 
 def _neighbours_in(window: _Window, batch: list[dict[str, Any]], params: StoryParams) -> dict[str, set[str]]:
@@ -504,45 +505,26 @@ def _members(es: Any, index: str, wanted: list[str]) -> dict[str, list[dict[str,
 
 def _neighbours_by_search(es: Any, index: str, batch: list[dict[str, Any]],
                           params: StoryParams) -> dict[str, set[str]]:
-    """The story ids of each article's neighbours by one search per article (one ``msearch`` per 100):
-    the articles sharing an LSH band (near-duplicates) and the ``knn`` nearest embeddings published
-    within ``max_gap_hours`` (any time, for an article without a time)."""
-    searches: list[dict[str, Any]] = []
-    owners: list[str] = []
+    """The story ids of each article's neighbours by searches: its band neighbours (``_band_neighbours``) and
+    the ``knn`` nearest embeddings published within ``max_gap_hours`` (any time, for an article without a
+    time), one kNN search per article, 100 to an ``msearch``."""
     window = f"{int(params.max_gap_hours)}h"
+    searches: list[tuple[str, dict[str, Any]]] = []
     for art in batch:
-        # one search per article: its LSH band neighbours (the query; each shared band scores 1, so they
-        # rank first) and its ``knn`` nearest embeddings in the time window (scores ≤ 1); the hits are
-        # their union
-        not_self = {"ids": {"values": [art["id"]]}}
-        should: list[dict[str, Any]] = []
-        size = 0
-        bands = list(art.get("minhash_bands") or [])
-        if bands:
-            size += dedupe.CANDIDATES
-            should += [{"constant_score": {"filter": {"term": {"minhash_bands": b}}}} for b in bands]
-        if art.get("embedding"):
-            # the knn *query* (in the query phase), not the top-level knn section (a DFS round of its own)
-            flt: list[dict[str, Any]] = []
-            if _hours(art.get("published")) is not None:
-                flt.append({"range": {"published": {"gte": f"{art['published']}||-{window}",
-                                                    "lte": f"{art['published']}||+{window}"}}})
-            size += params.knn
-            should.append({"knn": {"field": "embedding", "query_vector": list(art["embedding"]), "k": params.knn,
-                                   "num_candidates": max(50, 4 * params.knn), "filter": flt}})
-        body: dict[str, Any] = {"size": size, **_IDS_ONLY, "track_total_hits": False, "query": {"bool": {
-            "should": should, "minimum_should_match": 1, "must_not": [not_self]}}}
-        if size:
-            searches += [{"index": index}, body]
-            owners.append(art["id"])
-    found: dict[str, set[str]] = {}  # article id -> story ids of its neighbours
-    for start in range(0, len(searches), 200):  # 100 searches a request
-        resp = es.msearch(searches=searches[start:start + 200])
-        for owner, r in zip(owners[start // 2:], resp["responses"], strict=False):
-            if "error" in r:  # fewer candidates would split a story silently: the step fails and retries
-                raise RuntimeError(f"story candidate search for {owner} failed: {str(r['error'])[:300]}")
-            found.setdefault(owner, set()).update(
-                (h.get("fields", {}).get("story_id") or [h["_id"]])[0] for h in r.get("hits", {}).get("hits", []))
+        if not art.get("embedding"):
+            continue
+        # the knn *query* (in the query phase), not the top-level knn section (a DFS round of its own)
+        flt: list[dict[str, Any]] = []
+        if _hours(art.get("published")) is not None:
+            flt.append({"range": {"published": {"gte": f"{art['published']}||-{window}",
+                                                "lte": f"{art['published']}||+{window}"}}})
+        knn = {"knn": {"field": "embedding", "query_vector": list(art["embedding"]), "k": params.knn,
+                       "num_candidates": max(50, 4 * params.knn), "filter": flt}}
+        searches.append((art["id"], {"size": params.knn, **_IDS_ONLY, "track_total_hits": False, "query": {
+            "bool": {"must": [knn], "must_not": [{"ids": {"values": [art["id"]]}}]}}}))
+    found = _band_neighbours(es, index, batch)
+    for owner, stories_ in _msearch_story_ids(es, index, searches).items():
+        found[owner] |= stories_
     return found
 
 
@@ -557,11 +539,11 @@ def es_candidates(es: Any, index: str, params: StoryParams = PARAMS) -> Candidat
     of every indexed article in its window (from its earliest article's time − ``max_gap_hours`` to its
     latest's + ``max_gap_hours``: story id and packed embedding from doc values, ``_window``) and one matrix
     product, when that read costs less than one kNN search per article (``_window_limit``, from the costs
-    measured in bench_stories); their band neighbours then come from one ``terms`` search for the bands of
-    all of them (``_band_neighbours``). Otherwise, and for articles without a time, one search per article
-    (``_neighbours_by_search``: the bands and a kNN query on the ``embedding`` vector index, ~2 ms each on a
-    2-core node). The window read answers exactly where the vector index is approximate; the story sets
-    give the same stories either way (``tests/integration/test_story_candidates.py``)."""
+    measured in bench_stories). Otherwise, and for articles without a time, one kNN search per article on
+    the ``embedding`` vector index (``_neighbours_by_search``, ~2 ms each on a 2-core node). Either way the
+    band neighbours come from one band search per article (``_band_neighbours``), so the two ways differ
+    only in the window's kNN being exact where the vector index is approximate; the story sets give the same
+    stories either way (``tests/integration/test_story_candidates.py``)."""
 
     def source(batch: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         found: dict[str, set[str]] = {}
@@ -574,12 +556,8 @@ def es_candidates(es: Any, index: str, params: StoryParams = PARAMS) -> Candidat
             if window is not None:
                 found.update(_neighbours_in(window, group, params))
         if found:
-            bands = _band_neighbours(es, index, [a for a in batch if a["id"] in found])
-            if bands is None:
-                found.clear()
-            else:
-                for owner, stories_ in bands.items():
-                    found[owner] |= stories_
+            for owner, stories_ in _band_neighbours(es, index, [a for a in batch if a["id"] in found]).items():
+                found[owner] |= stories_
         rest = [a for a in batch if a["id"] not in found]
         if rest:
             found.update(_neighbours_by_search(es, index, rest, params))
