@@ -18,6 +18,7 @@ only ~1.3× faster (bench/README.md, bench_stories).
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -72,8 +73,6 @@ PACKED_CHARS = 688
 
 
 def pack(vector: Sequence[float]) -> str:
-    import base64
-
     v = np.asarray(vector, dtype=np.float32)
     scale = float(np.abs(v).max()) / 127.0 if v.size else 0.0
     q = np.zeros(v.shape, dtype=np.int8) if scale == 0 else np.clip(np.rint(v / scale), -127, 127).astype(np.int8)
@@ -82,8 +81,6 @@ def pack(vector: Sequence[float]) -> str:
 
 def unpack(values: Sequence[str]) -> np.ndarray:
     """``len(values)`` × ``DIMS`` float32 rows of packed vectors (``pack``), not re-normalised."""
-    import base64
-
     raw = np.frombuffer(b"".join(base64.b64decode(s) for s in values), dtype=np.uint8)
     rows = raw.reshape(len(values), 4 + DIMS)
     scales = rows[:, :4].copy().view(np.float32)

@@ -90,7 +90,10 @@ def write_records(base: PathLike, batch: str, name: str, records: Iterable[Any])
         count = 0
         with tmp.open("w", encoding="utf-8") as fh:
             for rec in records:
-                data = rec.model_dump(mode="json", exclude_none=False) if hasattr(rec, "model_dump") else rec
+                # a record's own fields: what it derives (an article's packed vector, its claims JSON) is
+                # derived again when it is read back and stored, never read from the batch
+                data = (rec.model_dump(mode="json", exclude=set(type(rec).model_computed_fields))
+                        if hasattr(rec, "model_dump") else rec)
                 fh.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
                 count += 1
         tmp.rename(path)

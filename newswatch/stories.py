@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from newswatch import dedupe
+from newswatch.encoder import DIMS, unpack
 
 _NUM = re.compile(r"(?<!\d)(\d{1,3}(?:[ ,.\u00a0]\d{3})+|\d+)(?!\d)")
 
@@ -233,13 +234,23 @@ def scores(a: dict[str, Any], others: Sequence[dict[str, Any]], params: StoryPar
     return out
 
 
+def _nearest(sims: np.ndarray, hours: np.ndarray, at: float | None, params: StoryParams) -> list[int]:
+    """The rows of the ``knn`` highest similarities ``sims`` published within ``max_gap_hours`` of ``at``
+    (a row without a time, NaN, is kept; a zero similarity, an empty text's zero vector, never is)."""
+    if at is not None:
+        sims = np.where(np.abs(hours - at) > params.max_gap_hours, -np.inf, sims)  # NaN compares False: kept
+    k = min(params.knn, len(sims))
+    if not k:
+        return []
+    top = np.argpartition(-sims, k - 1)[:k]
+    return [int(i) for i in top if np.isfinite(sims[i]) and sims[i] != 0.0]
+
+
 class _Pool:
     """The articles assigned so far in one ``assign`` call, searchable like the index: band lookups and
     the ``knn`` nearest embeddings in the time window, with one matrix product per article."""
 
     def __init__(self, size: int) -> None:
-        from newswatch.encoder import DIMS
-
         self.docs: list[dict[str, Any]] = []
         self.vecs = np.zeros((max(size, 1), DIMS), dtype=np.float32)
         self.hours = np.full(max(size, 1), np.nan)
@@ -264,13 +275,7 @@ class _Pool:
         found = {i for b in art.get("minhash_bands") or [] for i in self.by_band.get(b, ())}
         f = _feat(art)
         if f.vec is not None and f.vec.shape[0] == self.vecs.shape[1]:
-            sims = self.vecs[:n] @ f.vec
-            if f.hours is not None:
-                far = np.abs(self.hours[:n] - f.hours) > params.max_gap_hours  # NaN compares False: kept
-                sims = np.where(far, -np.inf, sims)
-            k = min(params.knn, n)
-            top = np.argpartition(-sims, k - 1)[:k]
-            found |= {int(i) for i in top if np.isfinite(sims[i]) and sims[i] != 0.0}
+            found.update(_nearest(self.vecs[:n] @ f.vec, self.hours[:n], f.hours, params))
         # average linkage over every member of a candidate story, not just the nearest: a member published
         # beyond the window scores -9, so a story spread over more days than the window is not joined
         stories = {self.docs[i].get("story_id") or self.docs[i]["id"] for i in found}
@@ -365,8 +370,6 @@ def _window(es: Any, index: str, lo: float, hi: float, limit: int) -> _Window | 
     packed embedding (``encoder.pack``), from doc values, in pages of 10,000; None when there are more than
     ``limit``, or when an article there has an embedding but no packed copy (indexed before it was stored:
     its neighbours come from the kNN search until it has left the window)."""
-    from newswatch.encoder import unpack
-
     when = {"range": {"published": {"gte": int(lo * 3_600_000), "lte": int(hi * 3_600_000),
                                     "format": "epoch_millis"}}}
     unpacked = {"bool": {"filter": [{"exists": {"field": "embedding"}}],
@@ -401,7 +404,7 @@ def _time_groups(batch: list[dict[str, Any]], span: float) -> list[list[dict[str
     """The articles of ``batch`` that have a time, oldest first, in groups published within ``span`` hours
     of the group's first: one window read each, so that an old article in a fresh batch (a feed's stale
     item) reads its own days, not every day in between."""
-    timed = sorted((h, a["id"], a) for a in batch if (h := _hours(a.get("published"))) is not None)
+    timed = sorted((h, a["id"], a) for a in batch if (h := _feat(a).hours) is not None)
     groups: list[list[dict[str, Any]]] = []
     start = -math.inf
     for h, _, art in timed:
@@ -444,23 +447,16 @@ def _neighbours_in(window: _Window, batch: list[dict[str, Any]], params: StoryPa
     ``knn`` nearest embeddings published within ``max_gap_hours`` of each article (exact, where the vector
     index is approximate), by one matrix product."""
     found: dict[str, set[str]] = {a["id"]: set() for a in batch}
-    n = len(window.ids)
-    with_vec = [a for a in batch if a.get("embedding")]
-    if not with_vec or not n:
+    with_vec = [(a["id"], f) for a in batch if (f := _feat(a)).vec is not None and f.vec.shape == (DIMS,)]
+    if not with_vec or not window.ids:
         return found
     row = {i: r for r, i in enumerate(window.ids)}
-    q = np.asarray([a["embedding"] for a in with_vec], dtype=np.float32)
-    sims = q @ window.vecs.T
-    when = np.asarray([_hours(a.get("published")) for a in with_vec], dtype=np.float64)
-    sims[np.abs(window.hours[None, :] - when[:, None]) > params.max_gap_hours] = -np.inf
-    sims[sims == 0.0] = -np.inf  # an article indexed with an empty text's zero vector
-    k = min(params.knn, n)
-    for r, art in enumerate(with_vec):
+    sims = np.stack([f.vec for _, f in with_vec if f.vec is not None]) @ window.vecs.T
+    for r, (art_id, f) in enumerate(with_vec):
         s = sims[r]
-        if art["id"] in row:
-            s[row[art["id"]]] = -np.inf
-        top = np.argpartition(-s, k - 1)[:k]
-        found[art["id"]] = {window.stories[i] for i in top if np.isfinite(s[i])}
+        if art_id in row:  # a re-indexed article is not its own neighbour
+            s[row[art_id]] = -np.inf
+        found[art_id] = {window.stories[i] for i in _nearest(s, window.hours, f.hours, params)}
     return found
 
 
@@ -469,8 +465,6 @@ def _members(es: Any, index: str, wanted: list[str]) -> dict[str, list[dict[str,
     from doc values: the packed embedding, the MinHash signature, entities, counts, time, language), from one
     ``terms`` search per 500 stories. An article indexed before the packed copies were stored is read from
     ``_source`` instead (one more search, by ids)."""
-    from newswatch.encoder import unpack
-
     members: dict[str, list[dict[str, Any]]] = {}
     parsed: list[tuple[dict[str, Any], str]] = []
     old: list[str] = []
@@ -515,7 +509,7 @@ def _neighbours_by_search(es: Any, index: str, batch: list[dict[str, Any]],
             continue
         # the knn *query* (in the query phase), not the top-level knn section (a DFS round of its own)
         flt: list[dict[str, Any]] = []
-        if _hours(art.get("published")) is not None:
+        if _feat(art).hours is not None:
             flt.append({"range": {"published": {"gte": f"{art['published']}||-{window}",
                                                 "lte": f"{art['published']}||+{window}"}}})
         knn = {"knn": {"field": "embedding", "query_vector": list(art["embedding"]), "k": params.knn,
@@ -551,8 +545,8 @@ def es_candidates(es: Any, index: str, params: StoryParams = PARAMS) -> Candidat
             limit = _window_limit(len(group))
             if limit <= 0:
                 continue
-            when = [_hours(a.get("published")) or 0.0 for a in group]
-            window = _window(es, index, min(when) - params.max_gap_hours, max(when) + params.max_gap_hours, limit)
+            first, last = _feat(group[0]).hours or 0.0, _feat(group[-1]).hours or 0.0  # oldest first
+            window = _window(es, index, first - params.max_gap_hours, last + params.max_gap_hours, limit)
             if window is not None:
                 found.update(_neighbours_in(window, group, params))
         if found:
