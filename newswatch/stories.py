@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from newswatch import dedupe
-from newswatch.encoder import DIMS, unpack
+from newswatch.encoder import DIMS, pack, unpack
 
 _NUM = re.compile(r"(?<!\d)(\d{1,3}(?:[ ,.\u00a0]\d{3})+|\d+)(?!\d)")
 
@@ -343,37 +343,45 @@ _IDS_ONLY: dict[str, Any] = {"_source": False, "docvalue_fields": ["story_id"]}
 # Costs on one 2-core node (bench/README.md, bench_stories, 2026-12-04), from which ``es_candidates`` picks
 # the cheaper way to find a group's neighbours: one kNN search per article, or one read of the window
 KNN_SEARCH_MS = 2.0  # one article's kNN search, in an msearch of 100
+BAND_SEARCH_MS = 0.7  # one article's band search, in an msearch of 100
 WINDOW_READ_MS = 15.0  # a window read's own requests (the count, then a page)
-WINDOW_DOC_MS = 0.06  # each indexed article read from doc values (~0.045 ms) and unpacked
+WINDOW_DOC_MS = 0.07  # each indexed article read from doc values (vector and signature) and unpacked
 WINDOW_MAX = 50_000
 _PUBLISHED_MS = {"field": "published", "format": "epoch_millis"}
 _MEMBER_FIELDS: list[Any] = ["story_id", "lang", "numbers", "entities.id", "embedding_q", "minhash_q", _PUBLISHED_MS]
 
 
 def _window_limit(articles: int) -> int:
-    """How many indexed articles a window may hold for its read to cost less than ``articles`` kNN searches."""
-    return min(WINDOW_MAX, int((KNN_SEARCH_MS * articles - WINDOW_READ_MS) / WINDOW_DOC_MS))
+    """How many indexed articles a window may hold for its read to cost less than ``articles`` kNN and band
+    searches."""
+    return min(WINDOW_MAX, int(((KNN_SEARCH_MS + BAND_SEARCH_MS) * articles - WINDOW_READ_MS) / WINDOW_DOC_MS))
 
 
 @dataclass
 class _Window:
-    """The indexed articles with an embedding published in a time window, as the kNN part needs them."""
+    """The indexed articles with an embedding published in a time window, as the neighbour searches need them:
+    story id, time, packed embedding and MinHash signature (a row of zeros without one)."""
 
     ids: list[str]
     stories: list[str]
     hours: np.ndarray
     vecs: np.ndarray
+    sigs: np.ndarray | None = None  # (articles, dedupe.SLOTS) uint32
+
+
+_NO_VECTOR = pack([0.0] * DIMS)
 
 
 def _window(es: Any, index: str, lo: float, hi: float, limit: int) -> _Window | None:
-    """Every indexed article published between hours ``lo`` and ``hi`` (since the epoch) with its story id and
-    packed embedding (``encoder.pack``), from doc values, in pages of 10,000; None when there are more than
-    ``limit``, or when an article there has an embedding but no packed copy (indexed before it was stored:
-    its neighbours come from the kNN search until it has left the window)."""
+    """Every indexed article published between hours ``lo`` and ``hi`` (since the epoch) with its story id,
+    packed embedding (``encoder.pack``) and MinHash signature, from doc values, in pages of 10,000; None when
+    there are more than ``limit``, or when an article there has an embedding or a MinHash but no packed copy
+    (indexed before they were stored: its neighbours come from the searches until it has left the window)."""
     when = {"range": {"published": {"gte": int(lo * 3_600_000), "lte": int(hi * 3_600_000),
                                     "format": "epoch_millis"}}}
-    unpacked = {"bool": {"filter": [{"exists": {"field": "embedding"}}],
-                         "must_not": [{"exists": {"field": "embedding_q"}}]}}
+    unpacked = {"bool": {"should": [
+        {"bool": {"filter": [{"exists": {"field": field}}], "must_not": [{"exists": {"field": f"{field}_q"}}]}}
+        for field in ("embedding", "minhash")], "minimum_should_match": 1}}
     head = es.search(index=index, size=0, query=when, track_total_hits=limit + 1,
                      aggs={"unpacked": {"filter": unpacked}})
     if head["hits"]["total"]["value"] > limit or head["aggregations"]["unpacked"]["doc_count"]:
@@ -382,22 +390,26 @@ def _window(es: Any, index: str, lo: float, hi: float, limit: int) -> _Window | 
     stories_: list[str] = []
     millis: list[str] = []
     packed: list[str] = []
+    sigs = bytearray()
+    empty = bytes(4 * dedupe.SLOTS)
     after: list[Any] | None = None
     while True:
-        packed_in_window = {"bool": {"filter": [when, {"exists": {"field": "embedding_q"}}]}}
-        page = es.search(index=index, size=10_000, query=packed_in_window, source=False, track_total_hits=False,
-                         docvalue_fields=["story_id", "embedding_q", _PUBLISHED_MS],
+        page = es.search(index=index, size=10_000, query=when, source=False, track_total_hits=False,
+                         docvalue_fields=["story_id", "embedding_q", "minhash_q", _PUBLISHED_MS],
                          sort=[{"id": "asc"}], search_after=after)["hits"]["hits"]
         for h in page:
             f = h["fields"]
             ids.append(h["_id"])
             stories_.append(f["story_id"][0] if "story_id" in f else h["_id"])
             millis.append(f["published"][0])
-            packed.append(f["embedding_q"][0])
+            packed.append(f["embedding_q"][0] if "embedding_q" in f else _NO_VECTOR)  # never a neighbour
+            sig = base64.b64decode(f["minhash_q"][0]) if "minhash_q" in f else empty
+            sigs += sig if len(sig) == len(empty) else empty
         if len(page) < 10_000:
             break
         after = page[-1]["sort"]
-    return _Window(ids, stories_, np.asarray(millis, dtype=np.float64) / 3_600_000, unpack(packed))
+    return _Window(ids, stories_, np.asarray(millis, dtype=np.float64) / 3_600_000, unpack(packed),
+                   np.frombuffer(bytes(sigs), dtype=">u4").astype(np.uint32).reshape(len(ids), dedupe.SLOTS))
 
 
 def _time_groups(batch: list[dict[str, Any]], span: float) -> list[list[dict[str, Any]]]:
@@ -440,6 +452,47 @@ def _band_neighbours(es: Any, index: str, batch: list[dict[str, Any]]) -> dict[s
         for a in batch if a.get("minhash_bands")]
     found = _msearch_story_ids(es, index, searches)
     return {a["id"]: found.get(a["id"], set()) for a in batch}
+
+
+def _bands_of(sigs: np.ndarray) -> np.ndarray:
+    """The LSH band keys of signatures ``(n, dedupe.SLOTS)`` as ``(n, dedupe.BANDS)`` integers: each band's
+    ``dedupe.ROWS`` (2) slots in one uint64, so that two signatures share a band when the integers are equal
+    in the same column (what ``dedupe.bands`` writes as strings)."""
+    rows = sigs.astype(np.uint64).reshape(len(sigs), dedupe.BANDS, dedupe.ROWS)
+    return (rows[:, :, 0] << np.uint64(32)) | rows[:, :, 1]
+
+
+def _band_neighbours_in(window: _Window, batch: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """What the band search gives (``_band_neighbours``), computed over ``window``: the story ids of the
+    ``dedupe.CANDIDATES`` articles sharing the most LSH bands with each article (one sort per band column).
+    Only the window is searched, not every time: a band neighbour published beyond the window scores -9
+    (``scores``) and cannot bring its story in."""
+    found: dict[str, set[str]] = {a["id"]: set() for a in batch}
+    if window.sigs is None or not window.ids:
+        return found
+    keep = window.sigs.any(axis=1)  # a row of zeros: no signature
+    rows = np.flatnonzero(keep)
+    if not rows.size:
+        return found
+    keys = _bands_of(window.sigs[rows])
+    order = np.argsort(keys, axis=0, kind="stable")
+    ranked = np.take_along_axis(keys, order, axis=0)
+    signed = [(a["id"], f.sig) for a in batch if (f := _feat(a)).sig.size == dedupe.SLOTS]
+    if not signed:
+        return found
+    mine = _bands_of(np.stack([sig for _, sig in signed]))
+    shared: list[Counter[int]] = [Counter() for _ in signed]
+    for b in range(dedupe.BANDS):  # every article's matches in one band column at once
+        lo = np.searchsorted(ranked[:, b], mine[:, b], side="left")
+        hi = np.searchsorted(ranked[:, b], mine[:, b], side="right")
+        for hit in np.flatnonzero(hi > lo):
+            shared[hit].update(rows[order[lo[hit]:hi[hit], b]].tolist())
+    row_of = {i: r for r, i in enumerate(window.ids)}
+    for k, (art_id, _) in enumerate(signed):
+        shared[k].pop(row_of.get(art_id, -1), None)  # a re-indexed article is not its own neighbour
+        best = sorted(shared[k].items(), key=lambda rc: (-rc[1], rc[0]))[:dedupe.CANDIDATES]
+        found[art_id] = {window.stories[r] for r, _ in best}
+    return found
 
 
 def _neighbours_in(window: _Window, batch: list[dict[str, Any]], params: StoryParams) -> dict[str, set[str]]:
@@ -549,9 +602,8 @@ def es_candidates(es: Any, index: str, params: StoryParams = PARAMS) -> Candidat
             window = _window(es, index, first - params.max_gap_hours, last + params.max_gap_hours, limit)
             if window is not None:
                 found.update(_neighbours_in(window, group, params))
-        if found:
-            for owner, stories_ in _band_neighbours(es, index, [a for a in batch if a["id"] in found]).items():
-                found[owner] |= stories_
+                for owner, stories_ in _band_neighbours_in(window, group).items():
+                    found[owner] |= stories_
         rest = [a for a in batch if a["id"] not in found]
         if rest:
             found.update(_neighbours_by_search(es, index, rest, params))
