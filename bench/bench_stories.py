@@ -356,7 +356,7 @@ def index_run(es: Any, prefix: str, articles: list[Article], clustering: bool,
 
     def counted_search(es_: Any, index_: str, batch: list[Any], params: Any) -> Any:
         window_stats["knn_searched_articles"] += len(batch)
-        return real_search(es_, index_, batch, params)
+        return t.wrap("knn_and_band_searches", real_search)(es_, index_, batch, params)
     with contextlib.ExitStack() as stack:
         if not clustering:
             stack.enter_context(patched(indexing, "_add_story_features", _numbers_only))
@@ -372,6 +372,10 @@ def index_run(es: Any, prefix: str, articles: list[Article], clustering: bool,
             (stories, "numbers_of", "numbers"), (stories, "assign", "assign"), (es, "search", "es_search"),
             (es, "msearch", "es_msearch"),
             (index, "bulk_upsert", "es_bulk"), (es.indices, "refresh", "es_refresh"),
+            # inside the candidate source (``candidate_parts_s``)
+            (stories._Reads, "window", "window_reads"), (stories, "_neighbours_in", "window_knn"),
+            (stories, "_band_neighbours_in", "window_bands"), (stories._Reads, "members", "members_from_windows"),
+            (stories, "_members", "members_search"),
         ]:
             stack.enter_context(patched(obj, name, t.wrap(label, getattr(obj, name))))
         stack.enter_context(patched(stories, "es_candidates", timed_candidates))
@@ -410,8 +414,13 @@ def index_run(es: Any, prefix: str, articles: list[Article], clustering: bool,
         "candidate_source_calls": t.calls.get("es_candidate_queries", 0),
         "es_msearch_calls": t.calls.get("es_msearch", 0), "es_msearch_s": round(s.get("es_msearch", 0.0), 3),
         "window": window_stats, "history": len(history),
+        "candidate_parts_s": {k: round(s.get(k, 0.0), 3) for k in CANDIDATE_PARTS},
         "model_ids": model_ids(),
     }
+
+
+CANDIDATE_PARTS = ("window_reads", "window_knn", "window_bands", "members_from_windows", "members_search",
+                   "knn_and_band_searches")
 
 
 def _delete(es: Any, settings: Any) -> None:
@@ -504,6 +513,8 @@ def measure_index_step(items: list[Item], rounds: int, profile: bool, history_co
         "es_msearch_s": statistics.median(r["es_msearch_s"] for r in clus),
         "history_articles": history_count,
         "window": {k: statistics.median(r["window"][k] for r in clus) for k in clus[0]["window"]},
+        "candidate_parts_s_median": {k: statistics.median(r["candidate_parts_s"][k] for r in clus)
+                                     for k in CANDIDATE_PARTS},
         "tagged_core_or_related": tagged,
         "tagged_share": round(tagged / max(1, summary["indexed"]), 3),
         "runs": runs,
@@ -581,6 +592,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  Elasticsearch searches per clustering run: {b['es_search_calls']:.0f} "
               f"({b['es_search_ms_per_call']} ms each), candidate source called {b['candidate_source_calls']:.0f}×, "
               f"{b['es_msearch_calls']:.0f} msearch requests ({b['es_msearch_s']:.2f} s)")
+        print("  inside the candidate queries (median s): " + ", ".join(
+            f"{k} {v:.3f}" for k, v in b["candidate_parts_s_median"].items()))
         w = b["window"]
         print(f"  history: {b['history_articles']:,} articles indexed before each run; candidates per clustering run "
               f"(median): {w['reads']:.0f} window reads of {w['docs']:,.0f} articles in all, {w['too_full']:.0f} "

@@ -38,7 +38,7 @@ import base64
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -155,6 +155,7 @@ class Rarity:
 
         self._entity: dict[str, float] = {}
         self._number: dict[int, float] = {}
+        self._mass: dict[int, tuple[_Features, float]] = {}
 
     def weight(self, df: int) -> float:
         return max(0.0, math.log(self.total / (df + 1)) / self._log_total)
@@ -164,6 +165,13 @@ class Rarity:
         if w is None:
             w = self._entity[e] = self.weight(self.entities[e])
         return w
+
+    def mass(self, f: _Features) -> float:
+        """The summed weight of an article's entities (cached: a candidate is scored against many articles)."""
+        got = self._mass.get(id(f))
+        if got is None:
+            got = self._mass[id(f)] = (f, sum(self.entity(e) for e in f.entities))  # f kept: its id stays its own
+        return got[1]
 
     def number(self, n: int) -> float:
         w = self._number.get(n)
@@ -204,33 +212,28 @@ def scores(a: dict[str, Any], others: Sequence[dict[str, Any]], params: StoryPar
         fit = [(i, v) for i in close if (v := fbs[i].vec) is not None and v.shape == fa.vec.shape]
         if fit:
             cos[[i for i, _ in fit]] = np.stack([v for _, v in fit]) @ fa.vec
-    a_mass = sum(rarity.entity(e) for e in fa.entities)
-    out: list[float] = []
-    for i, fb in enumerate(fbs):
-        g = float(gap[i])
-        if g > params.max_gap_hours:
-            out.append(-9.0)
-            continue
-        if near[i]:
-            out.append(9.0)
-            continue
-        if np.isnan(cos[i]):
-            out.append(-9.0)
-            continue
-        score = float(cos[i])
-        if fa.entities and fb.entities:
-            # rarity-weighted Jaccard; the floor on the denominator keeps two articles that name only the
-            # topic's own (common, light) entities from scoring full agreement on them
-            shared = sum(rarity.entity(e) for e in fa.entities & fb.entities)
-            union = max(params.entity_mass, a_mass + sum(rarity.entity(e) for e in fb.entities) - shared)
-            score += params.entity * shared / union
-        if fa.numbers and fb.numbers:
-            both = fa.numbers & fb.numbers
-            score += params.number * max(rarity.number(x) for x in both) if both else -params.conflict
-        score -= params.decay_per_day * g / 24.0
-        if fa.lang and fb.lang and fa.lang != fb.lang:
-            score += params.cross_language
-        out.append(score)
+    live = np.zeros(n, dtype=bool)
+    live[close] = True
+    live &= ~near & ~np.isnan(cos)
+    entity = np.zeros(n)
+    number = np.zeros(n)
+    if fa.entities or fa.numbers:  # the shared evidence, pair by pair, only where a score is computed
+        a_mass = rarity.mass(fa)
+        for i in np.flatnonzero(live):
+            fb = fbs[i]
+            if fa.entities and fb.entities:
+                # rarity-weighted Jaccard; the floor on the denominator keeps two articles that name only the
+                # topic's own (common, light) entities from scoring full agreement on them
+                shared = sum(rarity.entity(e) for e in fa.entities & fb.entities)
+                entity[i] = params.entity * shared / max(params.entity_mass, a_mass + rarity.mass(fb) - shared)
+            if fa.numbers and fb.numbers:
+                both = fa.numbers & fb.numbers
+                number[i] = params.number * max(rarity.number(x) for x in both) if both else -params.conflict
+    other_lang = np.array([bool(fa.lang and fb.lang and fa.lang != fb.lang) for fb in fbs])
+    score = cos + entity + number - params.decay_per_day * gap / 24.0 + params.cross_language * other_lang
+    score = np.where(live, score, -9.0)
+    score[near] = 9.0  # near is only ever set within the window
+    out: list[float] = score.tolist()
     return out
 
 
@@ -339,13 +342,17 @@ CANDIDATE_FIELDS = ["id", "published", "lang", "minhash", "minhash_bands", "embe
 # The neighbour searches want only each hit's id and story id: from doc values, never from ``_source``
 # (an indexed article's source is its whole text, search text and 512 floats; filtering it to two fields
 # still parses all of it, for every hit of every search)
-_IDS_ONLY: dict[str, Any] = {"_source": False, "docvalue_fields": ["story_id"]}
-# Costs on one 2-core node (bench/README.md, bench_stories, 2026-12-04), from which ``es_candidates`` picks
-# the cheaper way to find a group's neighbours: one kNN search per article, or one read of the window
-KNN_SEARCH_MS = 2.0  # one article's kNN search, in an msearch of 100
-BAND_SEARCH_MS = 0.7  # one article's band search, in an msearch of 100
-WINDOW_READ_MS = 15.0  # a window read's own requests (the count, then a page)
-WINDOW_DOC_MS = 0.07  # each indexed article read from doc values (vector and signature) and unpacked
+# and not from stored fields either: ``_id`` is a stored field, and reading it decompresses the block of
+# stored fields (sources of ~20 kB) that holds the article, ~9 µs a hit; the ``id`` field's doc values hold it
+_IDS_ONLY: dict[str, Any] = {"stored_fields": "_none_", "docvalue_fields": ["id", "story_id"]}
+# Costs on one 2-core node (bench/README.md, bench_stories, 2026-12-05), from which ``es_candidates`` picks
+# the cheaper way to find a group's neighbours: one kNN and one band search per article, or one read of the
+# window. Measured inside the index step, which writes as it reads (alone, on a quiet index, each costs about
+# two thirds of this); the kNN search grows with the index (0.8 ms at 5,000 articles, 1.4-2.5 ms at 20,000)
+KNN_SEARCH_MS = 1.1  # one article's kNN search, in an msearch of 100
+BAND_SEARCH_MS = 0.4  # one article's band search, in an msearch of 100
+WINDOW_READ_MS = 4.0  # a window read's own requests (the count, then a page)
+WINDOW_DOC_MS = 0.04  # each indexed article read from doc values (a member's fields) and unpacked
 WINDOW_MAX = 50_000
 _PUBLISHED_MS = {"field": "published", "format": "epoch_millis"}
 _MEMBER_FIELDS: list[Any] = ["story_id", "lang", "numbers", "entities.id", "embedding_q", "minhash_q", _PUBLISHED_MS]
@@ -357,28 +364,46 @@ def _window_limit(articles: int) -> int:
     return min(WINDOW_MAX, int(((KNN_SEARCH_MS + BAND_SEARCH_MS) * articles - WINDOW_READ_MS) / WINDOW_DOC_MS))
 
 
+def _ms(hours: float) -> int:
+    return int(hours * 3_600_000)
+
+
 @dataclass
 class _Window:
-    """The indexed articles with an embedding published in a time window, as the neighbour searches need them:
-    story id, time, packed embedding and MinHash signature (a row of zeros without one)."""
+    """Indexed articles as the neighbour searches need them: story id, time (hours since the epoch), packed
+    embedding and MinHash signature (a row of zeros without one), and the doc values they were read from
+    (``fields``: what ``_member`` makes a story member of)."""
 
     ids: list[str]
     stories: list[str]
     hours: np.ndarray
     vecs: np.ndarray
     sigs: np.ndarray | None = None  # (articles, dedupe.SLOTS) uint32
+    fields: list[dict[str, Any]] | None = None
+
+    def rows(self, lo_ms: int, hi_ms: int) -> np.ndarray:
+        return np.flatnonzero((self.hours >= lo_ms / 3_600_000) & (self.hours <= hi_ms / 3_600_000))
+
+    @staticmethod
+    def join(parts: list[tuple[_Window, np.ndarray]]) -> _Window:
+        """The rows ``r`` of each window, in one."""
+        return _Window(ids=[w.ids[i] for w, r in parts for i in r], stories=[w.stories[i] for w, r in parts for i in r],
+                       hours=np.concatenate([w.hours[r] for w, r in parts] or [np.zeros(0)]),
+                       vecs=np.concatenate([w.vecs[r] for w, r in parts] or [np.zeros((0, DIMS), np.float32)]),
+                       sigs=np.concatenate([w.sigs[r] for w, r in parts if w.sigs is not None]
+                                           or [np.zeros((0, dedupe.SLOTS), np.uint32)]))
 
 
 _NO_VECTOR = pack([0.0] * DIMS)
 
 
-def _window(es: Any, index: str, lo: float, hi: float, limit: int) -> _Window | None:
-    """Every indexed article published between hours ``lo`` and ``hi`` (since the epoch) with its story id,
-    packed embedding (``encoder.pack``) and MinHash signature, from doc values, in pages of 10,000; None when
-    there are more than ``limit``, or when an article there has an embedding or a MinHash but no packed copy
-    (indexed before they were stored: its neighbours come from the searches until it has left the window)."""
-    when = {"range": {"published": {"gte": int(lo * 3_600_000), "lte": int(hi * 3_600_000),
-                                    "format": "epoch_millis"}}}
+def _window(es: Any, index: str, lo_ms: int, hi_ms: int, limit: int, *, after: bool = False) -> _Window | None:
+    """Every indexed article published from ``lo_ms`` (after it, with ``after``) to ``hi_ms`` (epoch millis)
+    with what a story member needs (``_MEMBER_FIELDS``: story id, packed embedding, MinHash signature, time,
+    language, counts, entities), from doc values, in pages of 10,000; None when there are more than ``limit``,
+    or when an article there has an embedding or a MinHash but no packed copy (indexed before they were
+    stored: its neighbours come from the searches until it has left the window)."""
+    when = {"range": {"published": {"gt" if after else "gte": lo_ms, "lte": hi_ms, "format": "epoch_millis"}}}
     unpacked = {"bool": {"should": [
         {"bool": {"filter": [{"exists": {"field": field}}], "must_not": [{"exists": {"field": f"{field}_q"}}]}}
         for field in ("embedding", "minhash")], "minimum_should_match": 1}}
@@ -390,26 +415,77 @@ def _window(es: Any, index: str, lo: float, hi: float, limit: int) -> _Window | 
     stories_: list[str] = []
     millis: list[str] = []
     packed: list[str] = []
+    fields: list[dict[str, Any]] = []
     sigs = bytearray()
     empty = bytes(4 * dedupe.SLOTS)
+    for doc_id, f in _pages(es, index, when, _MEMBER_FIELDS):
+        ids.append(doc_id)
+        fields.append(f)
+        stories_.append(f["story_id"][0] if "story_id" in f else doc_id)
+        millis.append(f["published"][0])
+        packed.append(f["embedding_q"][0] if "embedding_q" in f else _NO_VECTOR)  # never a neighbour
+        sig = base64.b64decode(f["minhash_q"][0]) if "minhash_q" in f else empty
+        sigs += sig if len(sig) == len(empty) else empty
+    return _Window(ids, stories_, np.asarray(millis, dtype=np.float64) / 3_600_000, unpack(packed),
+                   np.frombuffer(bytes(sigs), dtype=">u4").astype(np.uint32).reshape(len(ids), dedupe.SLOTS), fields)
+
+
+def _pages(es: Any, index: str, query: dict[str, Any], fields: list[Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The id and the doc values ``fields`` of every hit of ``query``, 10,000 to a page (by id), from doc
+    values only (``_IDS_ONLY``: no ``_source``, no stored ``_id``)."""
     after: list[Any] | None = None
     while True:
-        page = es.search(index=index, size=10_000, query=when, source=False, track_total_hits=False,
-                         docvalue_fields=["story_id", "embedding_q", "minhash_q", _PUBLISHED_MS],
-                         sort=[{"id": "asc"}], search_after=after)["hits"]["hits"]
+        page = es.search(index=index, size=10_000, query=query, stored_fields="_none_", track_total_hits=False,
+                         docvalue_fields=["id", *fields], sort=[{"id": "asc"}], search_after=after)["hits"]["hits"]
         for h in page:
-            f = h["fields"]
-            ids.append(h["_id"])
-            stories_.append(f["story_id"][0] if "story_id" in f else h["_id"])
-            millis.append(f["published"][0])
-            packed.append(f["embedding_q"][0] if "embedding_q" in f else _NO_VECTOR)  # never a neighbour
-            sig = base64.b64decode(f["minhash_q"][0]) if "minhash_q" in f else empty
-            sigs += sig if len(sig) == len(empty) else empty
+            yield h["fields"]["id"][0], h["fields"]
         if len(page) < 10_000:
-            break
+            return
         after = page[-1]["sort"]
-    return _Window(ids, stories_, np.asarray(millis, dtype=np.float64) / 3_600_000, unpack(packed),
-                   np.frombuffer(bytes(sigs), dtype=">u4").astype(np.uint32).reshape(len(ids), dedupe.SLOTS))
+
+
+class _Reads:
+    """The window reads of one batch. Its time groups come oldest first and their windows overlap (each
+    reaches ``max_gap_hours`` past its group); each day is read once: a window that overlaps the last one read
+    reads only its days after it, and takes the rest from what was read. What was read also gives the story
+    members published in it (``members``), so that only the members outside (``covered``) are searched for."""
+
+    def __init__(self, es: Any, index: str) -> None:
+        self.es, self.index = es, index
+        self.parts: list[tuple[int, int, _Window]] = []  # (from, to) in epoch millis, disjoint, oldest first
+        self.covered: list[list[int]] = []  # the same, merged where they touch
+
+    def window(self, lo: float, hi: float, limit: int) -> _Window | None:
+        lo_ms, hi_ms = _ms(lo), _ms(hi)
+        if self.covered and lo_ms <= self.covered[-1][1]:
+            start = self.covered[-1][1]
+            kept = [(w, w.rows(lo_ms, hi_ms)) for a, b, w in self.parts if b >= lo_ms]
+            room = WINDOW_MAX - sum(len(r) for _, r in kept)
+            new = _window(self.es, self.index, start, hi_ms, min(limit, room), after=True) if hi_ms > start \
+                else _Window([], [], np.zeros(0), np.zeros((0, DIMS), np.float32), None, [])
+            if new is None:
+                return None
+            if new.ids:
+                self.parts.append((start + 1, hi_ms, new))
+            self.covered[-1][1] = max(hi_ms, start)
+            return _Window.join([*kept, (new, np.arange(len(new.ids)))])
+        new = _window(self.es, self.index, lo_ms, hi_ms, limit)
+        if new is None:
+            return None
+        self.parts.append((lo_ms, hi_ms, new))
+        self.covered.append([lo_ms, hi_ms])
+        return new
+
+    def members(self, wanted: set[str]) -> dict[str, list[dict[str, Any]]]:
+        """The articles read of the stories ``wanted``, as ``_members`` gives them."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for _, _, w in self.parts:
+            if w.fields is None or w.sigs is None:
+                continue
+            for i, story in enumerate(w.stories):
+                if story in wanted:
+                    out.setdefault(story, []).append(_member(w.ids[i], w.fields[i], w.vecs[i], w.sigs[i]))
+        return out
 
 
 def _time_groups(batch: list[dict[str, Any]], span: float) -> list[list[dict[str, Any]]]:
@@ -437,7 +513,7 @@ def _msearch_story_ids(es: Any, index: str, searches: list[tuple[str, dict[str, 
             if "error" in r:  # fewer candidates would split a story silently: the step fails and retries
                 raise RuntimeError(f"story candidate search for {owner} failed: {str(r['error'])[:300]}")
             found.setdefault(owner, set()).update(
-                (h.get("fields", {}).get("story_id") or [h["_id"]])[0] for h in r.get("hits", {}).get("hits", []))
+                (h["fields"].get("story_id") or h["fields"]["id"])[0] for h in r.get("hits", {}).get("hits", []))
     return found
 
 
@@ -513,32 +589,46 @@ def _neighbours_in(window: _Window, batch: list[dict[str, Any]], params: StoryPa
     return found
 
 
-def _members(es: Any, index: str, wanted: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """Every indexed article of the stories ``wanted``, with what scoring needs already parsed (``_Features``
-    from doc values: the packed embedding, the MinHash signature, entities, counts, time, language), from one
-    ``terms`` search per 500 stories. An article indexed before the packed copies were stored is read from
-    ``_source`` instead (one more search, by ids)."""
+_NO_SIG = np.zeros(0, np.uint32)
+
+
+def _member(doc_id: str, f: dict[str, Any], vec: np.ndarray | None, sig: np.ndarray | None = None) -> dict[str, Any]:
+    """A story member from its doc values (``_MEMBER_FIELDS``), with what scoring needs already parsed (the
+    vector, and the signature when the caller has them decoded)."""
+    story = f["story_id"][0] if "story_id" in f else doc_id
+    lang = f["lang"][0] if "lang" in f else None
+    numbers = {int(x) for x in f.get("numbers", ())}
+    if sig is None:
+        sig = np.frombuffer(base64.b64decode(f["minhash_q"][0]), dtype=">u4").astype(np.uint32) \
+            if "minhash_q" in f else _NO_SIG
+    elif not sig.any():
+        sig = _NO_SIG
+    return {"id": doc_id, "story_id": story, "lang": lang, "numbers": sorted(numbers),
+            "_features": _Features(hours=float(f["published"][0]) / 3_600_000 if "published" in f else None,
+                                   sig=sig, vec=vec if vec is not None and vec.any() else None,
+                                   entities=set(f.get("entities.id", ())), numbers=numbers, lang=lang)}
+
+
+def _members(es: Any, index: str, wanted: list[str],
+             outside: Sequence[Sequence[int]] = ()) -> dict[str, list[dict[str, Any]]]:
+    """Every indexed article of the stories ``wanted`` (published outside the ``outside`` ranges of epoch
+    millis, when given: those were read with their window), with what scoring needs already parsed
+    (``_member``, from doc values: the packed embedding, the MinHash signature, entities, counts, time,
+    language), from one ``terms`` search per 500 stories. An article indexed before the packed copies were
+    stored is read from ``_source`` instead (one more search, by ids)."""
     members: dict[str, list[dict[str, Any]]] = {}
     parsed: list[tuple[dict[str, Any], str]] = []
     old: list[str] = []
+    besides = [{"range": {"published": {"gte": lo, "lte": hi, "format": "epoch_millis"}}} for lo, hi in outside]
     for start in range(0, len(wanted), 500):
-        resp = es.search(index=index, size=10_000, source=False, docvalue_fields=_MEMBER_FIELDS,
-                         query={"terms": {"story_id": wanted[start:start + 500]}})
-        for h in resp["hits"]["hits"]:
-            f = h.get("fields", {})
+        query = {"bool": {"filter": [{"terms": {"story_id": wanted[start:start + 500]}}], "must_not": besides}}
+        for doc_id, f in _pages(es, index, query, _MEMBER_FIELDS):
             if "embedding_q" not in f or "minhash_q" not in f:
-                old.append(h["_id"])
+                old.append(doc_id)
                 continue
-            story = f["story_id"][0] if "story_id" in f else h["_id"]
-            lang = f["lang"][0] if "lang" in f else None
-            hours = float(f["published"][0]) / 3_600_000 if "published" in f else None
-            numbers = {int(x) for x in f.get("numbers", ())}
-            sig = np.frombuffer(base64.b64decode(f["minhash_q"][0]), dtype=">u4").astype(np.uint32)
-            doc = {"id": h["_id"], "story_id": story, "lang": lang, "numbers": sorted(numbers),
-                   "_features": _Features(hours=hours, sig=sig, vec=None, entities=set(f.get("entities.id", ())),
-                                          numbers=numbers, lang=lang)}
+            doc = _member(doc_id, f, None)
             parsed.append((doc, f["embedding_q"][0]))
-            members.setdefault(story, []).append(doc)
+            members.setdefault(doc["story_id"], []).append(doc)
     if parsed:
         for (doc, _), vec in zip(parsed, unpack([p for _, p in parsed]), strict=True):
             doc["_features"].vec = vec if vec.any() else None
@@ -594,12 +684,13 @@ def es_candidates(es: Any, index: str, params: StoryParams = PARAMS) -> Candidat
 
     def source(batch: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         found: dict[str, set[str]] = {}
+        reads = _Reads(es, index)
         for group in _time_groups(batch, params.max_gap_hours):
             limit = _window_limit(len(group))
             if limit <= 0:
                 continue
             first, last = _feat(group[0]).hours or 0.0, _feat(group[-1]).hours or 0.0  # oldest first
-            window = _window(es, index, first - params.max_gap_hours, last + params.max_gap_hours, limit)
+            window = reads.window(first - params.max_gap_hours, last + params.max_gap_hours, limit)
             if window is not None:
                 found.update(_neighbours_in(window, group, params))
                 for owner, stories_ in _band_neighbours_in(window, group).items():
@@ -607,7 +698,10 @@ def es_candidates(es: Any, index: str, params: StoryParams = PARAMS) -> Candidat
         rest = [a for a in batch if a["id"] not in found]
         if rest:
             found.update(_neighbours_by_search(es, index, rest, params))
-        members = _members(es, index, sorted({s for stories_ in found.values() for s in stories_}))
+        wanted = {s for stories_ in found.values() for s in stories_}
+        members = reads.members(wanted)
+        for story, docs in _members(es, index, sorted(wanted), reads.covered).items():
+            members.setdefault(story, []).extend(docs)
         # one dict per indexed article, shared by every article of the batch it is a candidate of
         return {owner: [m for s in sorted(stories_) for m in members.get(s, ()) if m["id"] != owner]
                 for owner, stories_ in found.items()}

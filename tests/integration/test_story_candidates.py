@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from newswatch import index, stories
@@ -122,7 +123,64 @@ def test_an_article_indexed_without_its_packed_vector_sends_its_window_to_the_kn
     reads = index.index_name(rt.settings, "articles")
     rt.es.index(index=index.write_alias(rt.settings, "articles"), id=old.id, document=body, refresh=True)
     hours = stories._hours(first["published"])
-    assert stories._window(rt.es, reads, hours - 1, hours + 1, 100) is None  # not readable from doc values
+    lo, hi = stories._ms(hours - 1), stories._ms(hours + 1)
+    assert stories._window(rt.es, reads, lo, hi, 100) is None  # not readable from doc values
     rewrite = stories.prepare([{**first, "id": "rewrite", "published": then["published"]}])
     got = stories.es_candidates(rt.es, reads)(rewrite)
     assert [m["id"] for m in got["rewrite"]] == [old.id]  # found all the same, by the kNN search
+
+
+def test_overlapping_windows_are_read_once_and_give_what_direct_reads_give(settings_factory, monkeypatch) -> None:
+    """A batch's time groups come oldest first and their windows overlap: ``_Reads`` reads each day once (the
+    second window reads only its days after the first), gives the same articles, vectors and signatures as a
+    read of the window alone, and its members (those read, plus a search for those published outside what
+    was read) are the members one ``_members`` search gives, each once."""
+    items = sorted(load("dev"), key=lambda it: (it["published"], it["id"]))
+    rt = Runtime(settings_factory())
+    rt.ensure_indices()
+    lines = [json.dumps({**{k: it[k] for k in ("id", "title", "text", "lang", "published")},
+                         "url": f"https://example.org/{it['id']}"}) for it in items]
+    assert index_file(rt, lines)["errors"] == 0
+    reads_index = index.index_name(rt.settings, "articles")
+    hits = rt.es.search(index=reads_index, size=1000, source_includes=["story_id", "published"])["hits"]["hits"]
+    times: dict[str, list[float]] = {}
+    for h in hits:
+        times.setdefault(h["_source"]["story_id"], []).append(stories._hours(h["_source"]["published"]) or 0.0)
+    # a story with members more than 4 hours apart: the windows end between them
+    t1 = min(min(t) for t in times.values() if max(t) - min(t) > 4)
+    first, second = (t1 - 10, t1 + 1), (t1 - 5, t1 + 2)  # overlapping by 6 hours
+    asked: list[tuple[int, int, bool]] = []
+    real_window = stories._window
+
+    def window(es, index_, lo, hi, limit, *, after=False):
+        asked.append((lo, hi, after))
+        return real_window(es, index_, lo, hi, limit, after=after)
+
+    monkeypatch.setattr(stories, "_window", window)
+    reads = stories._Reads(rt.es, reads_index)
+    got = [reads.window(lo, hi, 10_000) for lo, hi in (first, second)]
+    assert asked[1] == (stories._ms(first[1]), stories._ms(second[1]), True)  # only the days after the first
+    assert reads.covered == [[stories._ms(first[0]), stories._ms(second[1])]]
+    for (lo, hi), w in zip((first, second), got, strict=True):
+        alone = real_window(rt.es, reads_index, stories._ms(lo), stories._ms(hi), 10_000)
+        assert w is not None and alone is not None and alone.ids
+        assert sorted(w.ids) == sorted(alone.ids)
+        order = {i: r for r, i in enumerate(w.ids)}
+        rows = [order[i] for i in alone.ids]
+        assert np.array_equal(w.vecs[rows], alone.vecs) and np.array_equal(w.sigs[rows], alone.sigs)
+        assert [w.stories[r] for r in rows] == alone.stories
+    wanted = sorted({s for w in got if w is not None for s in w.stories})
+    split = reads.members(set(wanted))
+    outside = stories._members(rt.es, reads_index, wanted, reads.covered)
+    assert split and outside  # the window's stories have members in it and beyond it
+    for story, docs in outside.items():
+        split.setdefault(story, []).extend(docs)
+    whole = stories._members(rt.es, reads_index, wanted)
+    assert {s: sorted(d["id"] for d in docs) for s, docs in split.items()} == \
+        {s: sorted(d["id"] for d in docs) for s, docs in whole.items()}
+    by_id = {d["id"]: d["_features"] for docs in whole.values() for d in docs}
+    for docs in split.values():
+        for d in docs:
+            f, g = d["_features"], by_id[d["id"]]
+            assert (f.hours, f.entities, f.numbers, f.lang) == (g.hours, g.entities, g.numbers, g.lang)
+            assert np.array_equal(f.sig, g.sig) and np.array_equal(f.vec, g.vec)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from newswatch import encoder, stories
+from newswatch import dedupe, encoder, stories
 from tests.unit.test_story_quality import load
 
 
@@ -62,3 +62,24 @@ def test_the_window_neighbours_are_the_nearest_in_the_time_window(docs) -> None:
         wanted += len(exact)
         hit += len(set(exact) & got)
     assert wanted and hit / wanted >= 0.99, (hit, wanted)
+
+
+def test_the_window_band_neighbours_are_the_articles_sharing_the_most_bands(docs) -> None:
+    """``_band_neighbours_in`` against the band strings the band search matches (``dedupe.bands``): each
+    article's neighbours are the ``dedupe.CANDIDATES`` window articles sharing the most bands with it, itself
+    left out; a window article without a signature shares none."""
+    indexed, batch = docs[::2], docs[1::2]
+    batch = [*batch, {**indexed[0]}]  # an article of the window itself (re-indexed) is not its own neighbour
+    window = _window_of(indexed)
+    window.sigs = np.stack([np.asarray(dedupe.decode(d["minhash"]), dtype=np.uint32) for d in indexed])
+    window.sigs[1] = 0  # no signature
+    found = stories._band_neighbours_in(window, batch)
+    bands = [set(dedupe.bands(dedupe.decode(d["minhash"]))) if i != 1 else set() for i, d in enumerate(indexed)]
+    some = 0
+    for d in batch:
+        mine = set(d["minhash_bands"])
+        counts = sorted(((len(mine & b), i) for i, b in enumerate(bands) if mine & b and indexed[i]["id"] != d["id"]),
+                        key=lambda ci: (-ci[0], ci[1]))
+        assert found[d["id"]] == {window.stories[i] for _, i in counts[:dedupe.CANDIDATES]}
+        some += bool(counts)
+    assert some  # the story sets' copies and rewrites share bands
