@@ -346,12 +346,13 @@ def index_run(es: Any, prefix: str, articles: list[Article], clustering: bool,
         es.indices.refresh(index=index.write_alias(settings, "articles"))
     t = Timers()
     window_stats = {"reads": 0, "docs": 0, "too_full": 0, "knn_searched_articles": 0}
-    real_window, real_search = stories._window, stories._neighbours_by_search
+    real_read, real_search = stories._Reads.read, stories._neighbours_by_search
 
-    def counted_window(*a: Any, **k: Any) -> Any:
-        got = real_window(*a, **k)
-        window_stats["reads" if got is not None else "too_full"] += 1
-        window_stats["docs"] += len(got.ids) if got is not None else 0
+    def counted_read(self: Any, windows: Any) -> Any:
+        got = t.wrap("window_reads", real_read)(self, windows)
+        for w in got:
+            window_stats["reads" if w is not None else "too_full"] += 1
+        window_stats["docs"] += sum(len(w.ids) for _, _, w in self.parts)  # each article read once
         return got
 
     def counted_search(es_: Any, index_: str, batch: list[Any], params: Any) -> Any:
@@ -373,13 +374,13 @@ def index_run(es: Any, prefix: str, articles: list[Article], clustering: bool,
             (es, "msearch", "es_msearch"),
             (index, "bulk_upsert", "es_bulk"), (es.indices, "refresh", "es_refresh"),
             # inside the candidate source (``candidate_parts_s``)
-            (stories._Reads, "window", "window_reads"), (stories, "_neighbours_in", "window_knn"),
+            (stories, "_neighbours_in", "window_knn"),
             (stories, "_band_neighbours_in", "window_bands"), (stories._Reads, "members", "members_from_windows"),
             (stories, "_members", "members_search"),
         ]:
             stack.enter_context(patched(obj, name, t.wrap(label, getattr(obj, name))))
         stack.enter_context(patched(stories, "es_candidates", timed_candidates))
-        stack.enter_context(patched(stories, "_window", counted_window))
+        stack.enter_context(patched(stories._Reads, "read", counted_read))
         stack.enter_context(patched(stories, "_neighbours_by_search", counted_search))
         start = time.perf_counter()
         if profile is not None:
@@ -596,8 +597,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{k} {v:.3f}" for k, v in b["candidate_parts_s_median"].items()))
         w = b["window"]
         print(f"  history: {b['history_articles']:,} articles indexed before each run; candidates per clustering run "
-              f"(median): {w['reads']:.0f} window reads of {w['docs']:,.0f} articles in all, {w['too_full']:.0f} "
-              f"windows too full, {w['knn_searched_articles']:.0f} articles by kNN search")
+              f"(median): {w['reads']:.0f} windows read ({w['docs']:,.0f} articles read, each once), "
+              f"{w['too_full']:.0f} left to the searches (too full or too dear), "
+              f"{w['knn_searched_articles']:.0f} articles by kNN search")
         print(f"  articles tagged core or related (any topic): {b['tagged_core_or_related']} "
               f"({100 * b['tagged_share']:.0f} %)")
         if b["profile"]:

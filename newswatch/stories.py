@@ -38,7 +38,7 @@ import base64
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -397,20 +397,44 @@ class _Window:
 _NO_VECTOR = pack([0.0] * DIMS)
 
 
+def _when(lo_ms: int, hi_ms: int, after: bool = False) -> dict[str, Any]:
+    return {"range": {"published": {"gt" if after else "gte": lo_ms, "lte": hi_ms, "format": "epoch_millis"}}}
+
+
+# an article with an embedding or a MinHash but not its packed copy (indexed before those were stored)
+_UNPACKED = {"bool": {"should": [
+    {"bool": {"filter": [{"exists": {"field": field}}], "must_not": [{"exists": {"field": f"{field}_q"}}]}}
+    for field in ("embedding", "minhash")], "minimum_should_match": 1}}
+
+
+def _count_body(query: dict[str, Any], limit: int) -> dict[str, Any]:
+    return {"size": 0, "query": query, "track_total_hits": limit + 1, "aggs": {"unpacked": {"filter": _UNPACKED}}}
+
+
+def _fits(resp: dict[str, Any], limit: int) -> bool:
+    return bool(resp["hits"]["total"]["value"] <= limit and not resp["aggregations"]["unpacked"]["doc_count"])
+
+
+def _page_body(query: dict[str, Any], after: list[Any] | None = None) -> dict[str, Any]:
+    body = {"size": 10_000, "query": query, "stored_fields": "_none_", "track_total_hits": False,
+            "docvalue_fields": ["id", *_MEMBER_FIELDS], "sort": [{"id": "asc"}]}
+    return {**body, "search_after": after} if after else body
+
+
 def _window(es: Any, index: str, lo_ms: int, hi_ms: int, limit: int, *, after: bool = False) -> _Window | None:
     """Every indexed article published from ``lo_ms`` (after it, with ``after``) to ``hi_ms`` (epoch millis)
     with what a story member needs (``_MEMBER_FIELDS``: story id, packed embedding, MinHash signature, time,
     language, counts, entities), from doc values, in pages of 10,000; None when there are more than ``limit``,
     or when an article there has an embedding or a MinHash but no packed copy (indexed before they were
-    stored: its neighbours come from the searches until it has left the window)."""
-    when = {"range": {"published": {"gt" if after else "gte": lo_ms, "lte": hi_ms, "format": "epoch_millis"}}}
-    unpacked = {"bool": {"should": [
-        {"bool": {"filter": [{"exists": {"field": field}}], "must_not": [{"exists": {"field": f"{field}_q"}}]}}
-        for field in ("embedding", "minhash")], "minimum_should_match": 1}}
-    head = es.search(index=index, size=0, query=when, track_total_hits=limit + 1,
-                     aggs={"unpacked": {"filter": unpacked}})
-    if head["hits"]["total"]["value"] > limit or head["aggregations"]["unpacked"]["doc_count"]:
+    stored: its neighbours come from the searches until it has left the window). ``_Reads`` reads a batch's
+    windows this way, several to a request."""
+    when = _when(lo_ms, hi_ms, after)
+    if not _fits(es.search(index=index, **_count_body(when, limit)), limit):
         return None
+    return _parse_window(_pages(es, index, when))
+
+
+def _parse_window(hits: Iterable[tuple[str, dict[str, Any]]]) -> _Window:
     ids: list[str] = []
     stories_: list[str] = []
     millis: list[str] = []
@@ -418,7 +442,7 @@ def _window(es: Any, index: str, lo_ms: int, hi_ms: int, limit: int, *, after: b
     fields: list[dict[str, Any]] = []
     sigs = bytearray()
     empty = bytes(4 * dedupe.SLOTS)
-    for doc_id, f in _pages(es, index, when, _MEMBER_FIELDS):
+    for doc_id, f in hits:
         ids.append(doc_id)
         fields.append(f)
         stories_.append(f["story_id"][0] if "story_id" in f else doc_id)
@@ -430,13 +454,17 @@ def _window(es: Any, index: str, lo_ms: int, hi_ms: int, limit: int, *, after: b
                    np.frombuffer(bytes(sigs), dtype=">u4").astype(np.uint32).reshape(len(ids), dedupe.SLOTS), fields)
 
 
-def _pages(es: Any, index: str, query: dict[str, Any], fields: list[Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """The id and the doc values ``fields`` of every hit of ``query``, 10,000 to a page (by id), from doc
-    values only (``_IDS_ONLY``: no ``_source``, no stored ``_id``)."""
+def _pages(es: Any, index: str, query: dict[str, Any],
+           first: list[dict[str, Any]] | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The id and a story member's doc values (``_MEMBER_FIELDS``) of every hit of ``query``, 10,000 to a page
+    (by id), from doc values only (``_IDS_ONLY``: no ``_source``, no stored ``_id``); ``first``: the first
+    page, already read."""
     after: list[Any] | None = None
     while True:
-        page = es.search(index=index, size=10_000, query=query, stored_fields="_none_", track_total_hits=False,
-                         docvalue_fields=["id", *fields], sort=[{"id": "asc"}], search_after=after)["hits"]["hits"]
+        if first is not None:
+            page, first = first, None
+        else:
+            page = es.search(index=index, **_page_body(query, after))["hits"]["hits"]
         for h in page:
             yield h["fields"]["id"][0], h["fields"]
         if len(page) < 10_000:
@@ -445,36 +473,71 @@ def _pages(es: Any, index: str, query: dict[str, Any], fields: list[Any]) -> Ite
 
 
 class _Reads:
-    """The window reads of one batch. Its time groups come oldest first and their windows overlap (each
-    reaches ``max_gap_hours`` past its group); each day is read once: a window that overlaps the last one read
-    reads only its days after it, and takes the rest from what was read. What was read also gives the story
-    members published in it (``members``), so that only the members outside (``covered``) are searched for."""
+    """The window reads of one batch, in two ``msearch`` requests whatever the number of windows: the counts,
+    then the pages. Its time groups come oldest first and their windows overlap (each reaches
+    ``max_gap_hours`` past its group); each day is read once: a window that overlaps the one before reads only
+    its days after it (a part), and takes the rest from what was read. A group reads its window when the
+    parts it still needs cost less than its searches (``limit``), else it gets None (the searches). What was
+    read also gives the story members published in it (``members``), so that only the members outside
+    (``covered``) are searched for."""
 
     def __init__(self, es: Any, index: str) -> None:
         self.es, self.index = es, index
         self.parts: list[tuple[int, int, _Window]] = []  # (from, to) in epoch millis, disjoint, oldest first
         self.covered: list[list[int]] = []  # the same, merged where they touch
 
-    def window(self, lo: float, hi: float, limit: int) -> _Window | None:
-        lo_ms, hi_ms = _ms(lo), _ms(hi)
-        if self.covered and lo_ms <= self.covered[-1][1]:
-            start = self.covered[-1][1]
-            kept = [(w, w.rows(lo_ms, hi_ms)) for a, b, w in self.parts if b >= lo_ms]
-            room = WINDOW_MAX - sum(len(r) for _, r in kept)
-            new = _window(self.es, self.index, start, hi_ms, min(limit, room), after=True) if hi_ms > start \
-                else _Window([], [], np.zeros(0), np.zeros((0, DIMS), np.float32), None, [])
-            if new is None:
-                return None
-            if new.ids:
-                self.parts.append((start + 1, hi_ms, new))
-            self.covered[-1][1] = max(hi_ms, start)
-            return _Window.join([*kept, (new, np.arange(len(new.ids)))])
-        new = _window(self.es, self.index, lo_ms, hi_ms, limit)
-        if new is None:
-            return None
-        self.parts.append((lo_ms, hi_ms, new))
-        self.covered.append([lo_ms, hi_ms])
-        return new
+    def read(self, windows: Sequence[tuple[float, float, int]]) -> list[_Window | None]:
+        """The window of each ``(lo, hi, limit)`` (hours since the epoch, oldest first), or None."""
+        spans = [(_ms(lo), _ms(hi), limit) for lo, hi, limit in windows]
+        parts: list[tuple[int, int, bool]] = []  # the days each window adds: (from, to, from excluded)
+        end: int | None = None
+        for lo, hi, _ in spans:
+            if end is not None and lo <= end:
+                parts.append((end, max(hi, end), True))
+            else:
+                parts.append((lo, hi, False))
+            end = hi if end is None else max(end, hi)
+        if not spans:
+            return []
+        counted = self._msearch([_count_body(_when(*p), WINDOW_MAX) for p in parts])
+        counts = [int(r["hits"]["total"]["value"]) if _fits(r, WINDOW_MAX) else WINDOW_MAX + 1 for r in counted]
+        chosen: set[int] = set()
+        takes: list[list[int] | None] = []
+        for g, (lo, _, limit) in enumerate(spans):
+            touching = [j for j in range(g + 1) if parts[j][1] >= lo]
+            need = [j for j in touching if j not in chosen]
+            if sum(counts[j] for j in touching) <= WINDOW_MAX and sum(counts[j] for j in need) <= limit:
+                chosen.update(need)
+                takes.append(touching)
+            else:
+                takes.append(None)
+        order = sorted(chosen)
+        got: dict[int, _Window] = {}
+        for j, resp in zip(order, self._msearch([_page_body(_when(*parts[j])) for j in order]), strict=True):
+            got[j] = _parse_window(_pages(self.es, self.index, _when(*parts[j]), first=resp["hits"]["hits"]))
+            start, stop, after = parts[j]
+            if after:  # epoch millis are whole: after ``start`` is from ``start + 1``
+                start += 1
+            self.parts.append((start, stop, got[j]))
+            if self.covered and start <= self.covered[-1][1] + 1:
+                self.covered[-1][1] = max(self.covered[-1][1], stop)
+            else:
+                self.covered.append([start, stop])
+        out: list[_Window | None] = []
+        for (lo, hi, _), take in zip(spans, takes, strict=True):
+            out.append(None if take is None else _Window.join([(got[j], got[j].rows(lo, hi)) for j in take]))
+        return out
+
+    def _msearch(self, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(bodies), 100):
+            part = bodies[start:start + 100]
+            resp = self.es.msearch(searches=[x for b in part for x in ({"index": self.index}, b)])
+            for r in resp["responses"]:
+                if "error" in r:  # fewer candidates would split a story silently: the step fails and retries
+                    raise RuntimeError(f"story window read on {self.index} failed: {str(r['error'])[:300]}")
+                out.append(r)
+        return out
 
     def members(self, wanted: set[str]) -> dict[str, list[dict[str, Any]]]:
         """The articles read of the stories ``wanted``, as ``_members`` gives them."""
@@ -622,7 +685,7 @@ def _members(es: Any, index: str, wanted: list[str],
     besides = [{"range": {"published": {"gte": lo, "lte": hi, "format": "epoch_millis"}}} for lo, hi in outside]
     for start in range(0, len(wanted), 500):
         query = {"bool": {"filter": [{"terms": {"story_id": wanted[start:start + 500]}}], "must_not": besides}}
-        for doc_id, f in _pages(es, index, query, _MEMBER_FIELDS):
+        for doc_id, f in _pages(es, index, query):
             if "embedding_q" not in f or "minhash_q" not in f:
                 old.append(doc_id)
                 continue
@@ -685,12 +748,11 @@ def es_candidates(es: Any, index: str, params: StoryParams = PARAMS) -> Candidat
     def source(batch: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         found: dict[str, set[str]] = {}
         reads = _Reads(es, index)
-        for group in _time_groups(batch, params.max_gap_hours):
-            limit = _window_limit(len(group))
-            if limit <= 0:
-                continue
-            first, last = _feat(group[0]).hours or 0.0, _feat(group[-1]).hours or 0.0  # oldest first
-            window = reads.window(first - params.max_gap_hours, last + params.max_gap_hours, limit)
+        groups = [g for g in _time_groups(batch, params.max_gap_hours) if _window_limit(len(g)) > 0]
+        gap = params.max_gap_hours
+        windows = reads.read([((_feat(g[0]).hours or 0.0) - gap, (_feat(g[-1]).hours or 0.0) + gap,
+                               _window_limit(len(g))) for g in groups])  # oldest first
+        for group, window in zip(groups, windows, strict=True):
             if window is not None:
                 found.update(_neighbours_in(window, group, params))
                 for owner, stories_ in _band_neighbours_in(window, group).items():

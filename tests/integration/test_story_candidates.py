@@ -77,18 +77,18 @@ def test_the_window_read_gives_the_stories_the_knn_searches_give(settings_factor
     items = sorted(load("dev"), key=lambda it: (it["published"], it["id"]))
     rt = Runtime(settings_factory())
     calls = {"window": 0, "search": 0}
-    real_window, real_search = stories._window, stories._neighbours_by_search
+    real_read, real_search = stories._Reads.read, stories._neighbours_by_search
 
-    def window(*args, **kwargs):
-        got = real_window(*args, **kwargs)
-        calls["window"] += got is not None
+    def read(self, windows):
+        got = real_read(self, windows)
+        calls["window"] += sum(w is not None for w in got)
         return got
 
     def search(*args, **kwargs):
         calls["search"] += 1
         return real_search(*args, **kwargs)
 
-    monkeypatch.setattr(stories, "_window", window)
+    monkeypatch.setattr(stories._Reads, "read", read)
     monkeypatch.setattr(stories, "_neighbours_by_search", search)
     rt.ensure_indices()
     monkeypatch.setattr(stories, "_window_limit", lambda articles: 10_000)  # read every window
@@ -149,20 +149,23 @@ def test_overlapping_windows_are_read_once_and_give_what_direct_reads_give(setti
     # a story with members more than 4 hours apart: the windows end between them
     t1 = min(min(t) for t in times.values() if max(t) - min(t) > 4)
     first, second = (t1 - 10, t1 + 1), (t1 - 5, t1 + 2)  # overlapping by 6 hours
-    asked: list[tuple[int, int, bool]] = []
-    real_window = stories._window
+    searches: list[int] = []
+    real_msearch = rt.es.msearch
 
-    def window(es, index_, lo, hi, limit, *, after=False):
-        asked.append((lo, hi, after))
-        return real_window(es, index_, lo, hi, limit, after=after)
+    def msearch(**kwargs):
+        searches.append(len(kwargs["searches"]) // 2)
+        return real_msearch(**kwargs)
 
-    monkeypatch.setattr(stories, "_window", window)
+    monkeypatch.setattr(rt.es, "msearch", msearch)
     reads = stories._Reads(rt.es, reads_index)
-    got = [reads.window(lo, hi, 10_000) for lo, hi in (first, second)]
-    assert asked[1] == (stories._ms(first[1]), stories._ms(second[1]), True)  # only the days after the first
+    got = reads.read([(*first, 10_000), (*second, 10_000)])
+    assert searches == [2, 2]  # the counts, then the pages, of both windows
+    start, stop, _ = reads.parts[1]
+    assert (start, stop) == (stories._ms(first[1]) + 1, stories._ms(second[1]))  # only the days after the first
     assert reads.covered == [[stories._ms(first[0]), stories._ms(second[1])]]
+    assert reads.read([(first[0], second[1], 0)]) == [None]  # a window that would cost more than its limit
     for (lo, hi), w in zip((first, second), got, strict=True):
-        alone = real_window(rt.es, reads_index, stories._ms(lo), stories._ms(hi), 10_000)
+        alone = stories._window(rt.es, reads_index, stories._ms(lo), stories._ms(hi), 10_000)
         assert w is not None and alone is not None and alone.ids
         assert sorted(w.ids) == sorted(alone.ids)
         order = {i: r for r, i in enumerate(w.ids)}
