@@ -24,9 +24,10 @@ id. Articles are processed oldest first and indexed articles keep their story id
 once assigned.
 
 Candidates come from the articles already assigned in the same call and from a ``CandidateSource``: the
-Elasticsearch one (``es_candidates``: LSH band terms for near-duplicates plus a kNN query on the
-``embedding`` dense_vector within the time window, then every member of those stories in the window, all
-in a few ``msearch`` round trips per batch) in the pipeline, none in ``newswatch cluster`` (which needs no
+Elasticsearch one (``es_candidates``: the articles sharing LSH bands, near-duplicates, and the nearest
+embeddings within the time window, found in one read of the window's doc values when that is cheaper than
+a kNN and a band search per article, then every member of those stories, all in a few ``msearch`` round
+trips per batch) in the pipeline, none in ``newswatch cluster`` (which needs no
 service). The same ``assign`` runs in both. The parameters were chosen on the development story set
 (``tests/data/stories/stories_dev.jsonl``, with the same-topic, same-day probes of
 ``tests/data/stories/probes.jsonl`` as a constraint) and are reported on the held-out one (README).
@@ -732,18 +733,21 @@ def es_candidates(es: Any, index: str, params: StoryParams = PARAMS) -> Candidat
     """Candidates from Elasticsearch for a batch, in two steps: the story ids of each article's neighbours
     (the ``dedupe.CANDIDATES`` articles sharing the most LSH bands, near-duplicates, and the ``knn`` nearest
     embeddings published within ``max_gap_hours``); then every member of the stories found, with what
-    scoring needs, from doc values (``_members``: never the articles' ``_source``, ~160 µs an article
-    against ~45 µs).
+    scoring needs, from doc values (never the articles' ``_source``, ~160 µs an article against ~45 µs).
 
-    The batch's articles are grouped by time (``_time_groups``). A group's kNN neighbours come from one read
-    of every indexed article in its window (from its earliest article's time − ``max_gap_hours`` to its
-    latest's + ``max_gap_hours``: story id and packed embedding from doc values, ``_window``) and one matrix
-    product, when that read costs less than one kNN search per article (``_window_limit``, from the costs
-    measured in bench_stories). Otherwise, and for articles without a time, one kNN search per article on
-    the ``embedding`` vector index (``_neighbours_by_search``, ~2 ms each on a 2-core node). Either way the
-    band neighbours come from one band search per article (``_band_neighbours``), so the two ways differ
-    only in the window's kNN being exact where the vector index is approximate; the story sets give the same
-    stories either way (``tests/integration/test_story_candidates.py``)."""
+    The batch's articles are grouped by time (``_time_groups``). A group's window runs from its earliest
+    article's time − ``max_gap_hours`` to its latest's + ``max_gap_hours``; when reading every indexed
+    article of it costs less than the group's kNN and band searches (``_window_limit``, from the costs
+    measured in bench_stories), both kinds of neighbour come from that read: the kNN ones from one matrix
+    product over the packed vectors (``_neighbours_in``), the band ones from the MinHash signatures, one sort
+    per band column (``_band_neighbours_in``). All of a batch's windows are planned together (``_Reads``):
+    one ``msearch`` counts the days each window adds to the one before it, one more reads the pages of those
+    its group can afford, so each day is read once and a window costs two requests whatever the number of
+    groups. Members published in what was read come from the read; only the others are searched for
+    (``_members``). Articles of a group whose window is too big, and those without a time, get one kNN and
+    one band search each (``_neighbours_by_search``, ~1 ms each in an ``msearch`` of 100), so the two ways
+    differ only in the window's kNN being exact where the vector index is approximate; the story sets give
+    the same stories either way (``tests/integration/test_story_candidates.py``)."""
 
     def source(batch: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         found: dict[str, set[str]] = {}
