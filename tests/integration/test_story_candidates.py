@@ -187,3 +187,38 @@ def test_overlapping_windows_are_read_once_and_give_what_direct_reads_give(setti
             f, g = d["_features"], by_id[d["id"]]
             assert (f.hours, f.entities, f.numbers, f.lang) == (g.hours, g.entities, g.numbers, g.lang)
             assert np.array_equal(f.sig, g.sig) and np.array_equal(f.vec, g.vec)
+
+
+def test_a_window_read_gets_every_article_whether_it_fits_a_page_or_grew_past_one(settings_factory,
+                                                                                  monkeypatch) -> None:
+    """A part counted below a page is read in one page in index order (no sort); one counted above pages by
+    id; one that grew past a page between its count and its read (articles indexed meanwhile) is paged by id
+    from the start. Each gives every article of its days, once."""
+    items = sorted(load("dev"), key=lambda it: (it["published"], it["id"]))[:40]
+    rt = Runtime(settings_factory())
+    rt.ensure_indices()
+    lines = [json.dumps({**{k: it[k] for k in ("id", "title", "text", "lang", "published")},
+                         "url": f"https://example.org/{it['id']}"}) for it in items]
+    assert index_file(rt, lines)["errors"] == 0
+    reads_index = index.index_name(rt.settings, "articles")
+    total = rt.es.count(index=reads_index)["count"]
+    assert total > 20
+    whole = stories._Reads(rt.es, reads_index).read([(0, 1e7, 10_000)])[0]  # one page
+    assert whole is not None and sorted(whole.ids) == sorted(set(whole.ids)) and len(whole.ids) == total
+
+    monkeypatch.setattr(stories, "PAGE", 7)  # so the same articles take several pages
+    paged = stories._Reads(rt.es, reads_index).read([(0, 1e7, 10_000)])[0]
+    assert paged is not None and sorted(paged.ids) == sorted(whole.ids)
+
+    real = stories._Reads._msearch
+
+    def counted_low(self, bodies, filter_path=None):  # the counts as they were before most were indexed
+        got = real(self, bodies, filter_path)
+        if bodies and bodies[0].get("size") == 0:
+            for r in got:
+                r["hits"]["total"]["value"] = 3
+        return got
+
+    monkeypatch.setattr(stories._Reads, "_msearch", counted_low)
+    grown = stories._Reads(rt.es, reads_index).read([(0, 1e7, 10_000)])[0]
+    assert grown is not None and sorted(grown.ids) == sorted(whole.ids)

@@ -83,3 +83,26 @@ def test_the_window_band_neighbours_are_the_articles_sharing_the_most_bands(docs
         assert found[d["id"]] == {window.stories[i] for _, i in counts[:dedupe.CANDIDATES]}
         some += bool(counts)
     assert some  # the story sets' copies and rewrites share bands
+
+
+def test_assign_runs_with_the_collector_off_and_turns_it_back_on_even_when_it_fails() -> None:
+    """Clustering parses big window reads into many small objects; Python's cyclic collector is off while it
+    runs (a collection during the parse walked the whole heap) and on again after, whatever happens."""
+    import gc
+
+    seen: list[bool] = []
+
+    def failing(batch):
+        seen.append(gc.isenabled())
+        raise RuntimeError("story window read failed")
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        stories.assign([{"id": "a", "published": "2024-10-18T00:00:00+00:00"}], failing)
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:  # a caller that turned it off keeps it off
+        stories.assign([], failing)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
