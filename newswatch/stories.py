@@ -115,6 +115,8 @@ class _Features:
     entities: set[str]
     numbers: set[int]
     lang: str | None
+    row: int = -1  # its row in ``table``: the ``_Table`` of the ``assign`` call scoring it
+    table: object = None
 
 
 def _feat(doc: dict[str, Any]) -> _Features:
@@ -192,15 +194,45 @@ def pair_score(a: dict[str, Any], b: dict[str, Any], params: StoryParams = PARAM
     return scores(a, [b], params, rarity if rarity is not None else Rarity([a, b], params))[0]
 
 
+class _Table:
+    """The features of every article one ``assign`` call scores, a row each (``_Features.row``): ``scores``
+    gathers a candidate list's times, signatures, vectors and languages by row, where stacking them from
+    the objects, for every article they are candidates of, was a third of its time."""
+
+    def __init__(self, feats: Iterable[_Features]) -> None:
+        rows: list[_Features] = []
+        for f in feats:
+            if f.table is not self:
+                f.table, f.row = self, len(rows)
+                rows.append(f)
+        n = len(rows)
+        self.hours = np.array([f.hours if f.hours is not None else np.nan for f in rows], dtype=np.float64)
+        self.signed = np.array([f.sig.size == dedupe.SLOTS for f in rows], dtype=bool)
+        self.sigs = np.zeros((n, dedupe.SLOTS), dtype=np.uint32)
+        if self.signed.any():
+            self.sigs[self.signed] = np.stack([f.sig for f in rows if f.sig.size == dedupe.SLOTS])
+        self.vectored = np.array([f.vec is not None and f.vec.shape == (DIMS,) for f in rows], dtype=bool)
+        self.vecs = np.zeros((n, DIMS), dtype=np.float32)
+        if self.vectored.any():
+            self.vecs[self.vectored] = np.stack([f.vec for f in rows if f.vec is not None and f.vec.shape == (DIMS,)])
+        self.codes: dict[str, int] = {}
+        self.langs = np.array([self.codes.setdefault(f.lang, len(self.codes)) if f.lang else -1 for f in rows],
+                              dtype=np.int64)
+
+
 def scores(a: dict[str, Any], others: Sequence[dict[str, Any]], params: StoryParams,
-           rarity: Rarity) -> list[float]:
+           rarity: Rarity, table: _Table | None = None) -> list[float]:
     """``pair_score`` of ``a`` with each of ``others``: the time gap, MinHash agreement and cosine of all of
-    them at once (numpy), then the shared entities and counts pair by pair."""
+    them at once (numpy; gathered by row from ``table`` when it holds them all), then the shared entities and
+    counts pair by pair."""
     fa = _feat(a)
     fbs = [_feat(b) for b in others]
     n = len(fbs)
     if not n:
         return []
+    if table is not None and fa.table is table and all(f.table is table for f in fbs):
+        return _scores_by_row(fa, fbs, np.fromiter((f.row for f in fbs), dtype=np.int64, count=n), params,
+                              rarity, table)
     hours = np.array([f.hours if f.hours is not None else np.nan for f in fbs])
     gap = np.abs(hours - fa.hours) if fa.hours is not None else np.full(n, np.nan)
     gap = np.where(np.isnan(gap), params.max_gap_hours, gap)
@@ -216,6 +248,41 @@ def scores(a: dict[str, Any], others: Sequence[dict[str, Any]], params: StoryPar
         fit = [(i, v) for i in close if (v := fbs[i].vec) is not None and v.shape == fa.vec.shape]
         if fit:
             cos[[i for i, _ in fit]] = np.stack([v for _, v in fit]) @ fa.vec
+    other_lang = np.array([bool(fa.lang and fb.lang and fa.lang != fb.lang) for fb in fbs])
+    return _combined(fa, fbs, gap, close, near, cos, other_lang, params, rarity)
+
+
+def _scores_by_row(fa: _Features, fbs: list[_Features], rows: np.ndarray, params: StoryParams, rarity: Rarity,
+                   table: _Table) -> list[float]:
+    """``scores``, with the candidates' times, signatures, vectors and languages gathered from ``table``."""
+    n = len(fbs)
+    gap = np.abs(table.hours[rows] - fa.hours) if fa.hours is not None else np.full(n, np.nan)
+    gap = np.where(np.isnan(gap), params.max_gap_hours, gap)
+    close = np.flatnonzero(gap <= params.max_gap_hours)
+    near = np.zeros(n, dtype=bool)
+    if fa.sig.size == dedupe.SLOTS:  # (a signature of another size agrees with none of the table's)
+        same = close[table.signed[rows[close]]]
+        if same.size:
+            near[same] = (table.sigs[rows[same]] == fa.sig).mean(axis=1) >= dedupe.THRESHOLD
+    cos = np.full(n, np.nan)
+    if fa.vec is not None and fa.vec.shape == (DIMS,):
+        fit = close[table.vectored[rows[close]]]
+        if fit.size:
+            cos[fit] = table.vecs[rows[fit]] @ fa.vec
+    elif fa.vec is not None:  # a vector of another size: only those of its size compare
+        fitted = [(i, v) for i in close if (v := fbs[i].vec) is not None and v.shape == fa.vec.shape]
+        if fitted:
+            cos[[i for i, _ in fitted]] = np.stack([v for _, v in fitted]) @ fa.vec
+    theirs = table.langs[rows]
+    other_lang = (theirs >= 0) & (theirs != table.codes[fa.lang]) if fa.lang else np.zeros(n, dtype=bool)
+    return _combined(fa, fbs, gap, close, near, cos, other_lang, params, rarity)
+
+
+def _combined(fa: _Features, fbs: list[_Features], gap: np.ndarray, close: np.ndarray, near: np.ndarray,
+              cos: np.ndarray, other_lang: np.ndarray, params: StoryParams, rarity: Rarity) -> list[float]:
+    """The scores from the terms computed for all candidates at once, with the entities and counts shared,
+    pair by pair, where a score is computed."""
+    n = len(fbs)
     live = np.zeros(n, dtype=bool)
     live[close] = True
     live &= ~near & ~np.isnan(cos)
@@ -233,7 +300,6 @@ def scores(a: dict[str, Any], others: Sequence[dict[str, Any]], params: StoryPar
             if fa.numbers and fb.numbers:
                 both = fa.numbers & fb.numbers
                 number[i] = params.number * max(rarity.number(x) for x in both) if both else -params.conflict
-    other_lang = np.array([bool(fa.lang and fb.lang and fa.lang != fb.lang) for fb in fbs])
     score = cos + entity + number - params.decay_per_day * gap / 24.0 + params.cross_language * other_lang
     score = np.where(live, score, -9.0)
     score[near] = 9.0  # near is only ever set within the window
@@ -334,6 +400,7 @@ def _assign(articles: Sequence[dict[str, Any]], source: CandidateSource | None,
         feats = [_feat(d) for d in reference.values()]
         rarity = Rarity(ordered, params, background(set().union(*(f.entities for f in feats)),
                                                     set().union(*(f.numbers for f in feats))))
+    table = _Table(_feat(d) for d in [*ordered, *(c for cands in indexed.values() for c in cands)])
     pool = _Pool(len(ordered))
     for art in ordered:
         if art.get("story_id"):
@@ -345,7 +412,7 @@ def _assign(articles: Sequence[dict[str, Any]], source: CandidateSource | None,
                 candidates.setdefault(c["id"], c)
         by_story: dict[str, list[float]] = {}
         found = list(candidates.values())
-        for c, score in zip(found, scores(art, found, params, rarity), strict=True):
+        for c, score in zip(found, scores(art, found, params, rarity, table), strict=True):
             by_story.setdefault(c.get("story_id") or c["id"], []).append(score)
         best: tuple[float, str] | None = None
         for story, linked in by_story.items():
@@ -380,7 +447,7 @@ _IDS_ONLY: dict[str, Any] = {"stored_fields": "_none_", "docvalue_fields": ["id"
 KNN_SEARCH_MS = 1.1  # one article's kNN search, in an msearch of 100
 BAND_SEARCH_MS = 0.4  # one article's band search, in an msearch of 100
 WINDOW_READ_MS = 4.0  # a window read's own requests (the count, then a page)
-WINDOW_DOC_MS = 0.04  # each indexed article read from doc values (a member's fields) and unpacked
+WINDOW_DOC_MS = 0.02  # each indexed article read from doc values (a member's fields) and unpacked
 WINDOW_MAX = 50_000
 _PUBLISHED_MS = {"field": "published", "format": "epoch_millis"}
 _MEMBER_FIELDS: list[Any] = ["story_id", "lang", "numbers", "entities.id", "embedding_q", "minhash_q", _PUBLISHED_MS]

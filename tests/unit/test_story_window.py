@@ -106,3 +106,21 @@ def test_assign_runs_with_the_collector_off_and_turns_it_back_on_even_when_it_fa
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_scores_gathered_by_row_are_the_scores_pair_by_pair(docs) -> None:
+    """``assign`` scores candidates by row of one ``_Table`` of the call's features; the scores are exactly
+    those computed from each candidate's own features, for articles with and without a time, a vector, a
+    signature or a language."""
+    odd = [{"id": "no-time", "lang": None, "embedding": docs[0]["embedding"], "minhash": docs[0]["minhash"]},
+           {"id": "no-text", "published": docs[1]["published"], "lang": "en"},
+           {"id": "short-vec", "published": docs[2]["published"], "embedding": [0.5, 0.5], "lang": "ko"}]
+    pool = [dict(d) for d in docs] + odd
+    rarity = stories.Rarity(pool)
+    table = stories._Table(stories._feat(d) for d in pool)
+    for a in pool[::7] + odd:
+        others = [d for d in pool if d is not a]
+        by_row = stories.scores(a, others, stories.PARAMS, rarity, table)
+        alone = stories.scores(a, others, stories.PARAMS, rarity)
+        assert by_row == alone
+    assert max(stories.scores(pool[0], pool[1:], stories.PARAMS, rarity, table)) > stories.PARAMS.tau
