@@ -349,10 +349,11 @@ def index_run(es: Any, prefix: str, articles: list[Article], clustering: bool,
     real_read, real_search = stories._Reads.read, stories._neighbours_by_search
 
     def counted_read(self: Any, windows: Any) -> Any:
+        held = {(a, b) for a, b, _ in self.parts}  # read by an earlier chunk of the step
         got = t.wrap("window_reads", real_read)(self, windows)
         for w in got:
             window_stats["reads" if w is not None else "too_full"] += 1
-        window_stats["docs"] += sum(len(w.ids) for _, _, w in self.parts)  # each article read once
+        window_stats["docs"] += sum(len(w.ids) for a, b, w in self.parts if (a, b) not in held)  # each read once
         return got
 
     def counted_search(es_: Any, index_: str, batch: list[Any], params: Any) -> Any:
@@ -362,11 +363,6 @@ def index_run(es: Any, prefix: str, articles: list[Article], clustering: bool,
         if not clustering:
             stack.enter_context(patched(indexing, "_add_story_features", _numbers_only))
             stack.enter_context(patched(stories, "assign", _minhash_only))
-        real_candidates = stories.es_candidates
-
-        def timed_candidates(*a: Any, **k: Any) -> Any:
-            return t.wrap("es_candidate_queries", real_candidates(*a, **k))
-
         for obj, name, label in [
             (indexing, "tag_record", "tagging"), (dedupe, "fingerprint", "minhash"), (es, "mget", "es_mget"),
             (indexing, "_add_story_features", "story_features"), (encoder, "embed", "embedding"),
@@ -376,10 +372,11 @@ def index_run(es: Any, prefix: str, articles: list[Article], clustering: bool,
             # inside the candidate source (``candidate_parts_s``)
             (stories, "_neighbours_in", "window_knn"),
             (stories, "_band_neighbours_in", "window_bands"), (stories._Reads, "members", "members_from_windows"),
-            (stories, "_members", "members_search"),
+            (stories, "_members", "members_search"), (stories._Reads, "wrote", "window_updates"),
         ]:
             stack.enter_context(patched(obj, name, t.wrap(label, getattr(obj, name))))
-        stack.enter_context(patched(stories, "es_candidates", timed_candidates))
+        stack.enter_context(patched(stories.EsCandidates, "__call__",
+                                    t.wrap("es_candidate_queries", stories.EsCandidates.__call__)))
         stack.enter_context(patched(stories._Reads, "read", counted_read))
         stack.enter_context(patched(stories, "_neighbours_by_search", counted_search))
         start = time.perf_counter()
@@ -405,6 +402,7 @@ def index_run(es: Any, prefix: str, articles: list[Article], clustering: bool,
         "assign_in_memory": s.get("assign", 0.0) - s.get("es_candidate_queries", 0.0),
         "es_bulk": s.get("es_bulk", 0.0),
         "es_refresh": s.get("es_refresh", 0.0),
+        "window_updates": s.get("window_updates", 0.0),  # the written chunk read back into the windows read
     }
     parts["other"] = total - sum(parts.values())
     return {

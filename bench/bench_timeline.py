@@ -653,17 +653,12 @@ def measure_index_step(es: Elasticsearch, url: str, prefix: str, corpus: Corpus,
     chars = statistics.mean(len(a.title) + len(a.text) for a in articles)
     encoder.embed(["warm-up: load the encoder before the clock starts"])
     t = Timers()
-    real_candidates = stories.es_candidates
-
-    def timed_candidates(*a: Any, **k: Any) -> Any:
-        return t.wrap("es_candidate_queries", real_candidates(*a, **k))
-
     pairs = [(indexing, "tag_record", t.wrap("tagging", indexing.tag_record)),
              (textnorm, "search_text", t.wrap("search_text", textnorm.search_text)),
              (dedupe, "fingerprint", t.wrap("minhash", dedupe.fingerprint)),
              (encoder, "embed", t.wrap("embedding", encoder.embed)),
              (stories, "numbers_of", t.wrap("numbers", stories.numbers_of)),
-             (stories, "es_candidates", timed_candidates),
+             (stories.EsCandidates, "__call__", t.wrap("es_candidate_queries", stories.EsCandidates.__call__)),
              (stories, "assign", t.wrap("assign", stories.assign)),
              (index, "find_docs", t.wrap("es_find_docs", index.find_docs)),
              (index, "bulk_upsert", t.wrap("es_bulk", index.bulk_upsert)),

@@ -481,12 +481,15 @@ class _Window:
 
     @staticmethod
     def join(parts: list[tuple[_Window, np.ndarray]]) -> _Window:
-        """The rows ``r`` of each window, in one."""
+        """The rows ``r`` of each window, in one (with their doc values when every window has them)."""
+        fields = None
+        if all(w.fields is not None for w, _ in parts):
+            fields = [w.fields[i] for w, r in parts for i in r]  # type: ignore[index]
         return _Window(ids=[w.ids[i] for w, r in parts for i in r], stories=[w.stories[i] for w, r in parts for i in r],
                        hours=np.concatenate([w.hours[r] for w, r in parts] or [np.zeros(0)]),
                        vecs=np.concatenate([w.vecs[r] for w, r in parts] or [np.zeros((0, DIMS), np.float32)]),
                        sigs=np.concatenate([w.sigs[r] for w, r in parts if w.sigs is not None]
-                                           or [np.zeros((0, dedupe.SLOTS), np.uint32)]))
+                                           or [np.zeros((0, dedupe.SLOTS), np.uint32)]), fields=fields)
 
 
 _NO_VECTOR = pack([0.0] * DIMS)
@@ -579,67 +582,109 @@ def _pages(es: Any, index: str, query: dict[str, Any],
         after = page[-1]["sort"]
 
 
+def _gaps(lo: int, hi: int, have: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of ``[lo, hi]`` (whole epoch millis, both ends in) outside the disjoint sorted ranges
+    ``have``."""
+    out: list[tuple[int, int]] = []
+    at = lo
+    for start, stop in have:
+        if stop < at or start > hi:
+            continue
+        if start > at:
+            out.append((at, start - 1))
+        at = max(at, stop + 1)
+        if at > hi:
+            return out
+    if at <= hi:
+        out.append((at, hi))
+    return out
+
+
 class _Reads:
-    """The window reads of one batch, in two ``msearch`` requests whatever the number of windows: the counts,
-    then the pages. Its time groups come oldest first and their windows overlap (each reaches
-    ``max_gap_hours`` past its group); each day is read once: a window that overlaps the one before reads only
-    its days after it (a part), and takes the rest from what was read. A group reads its window when the
-    parts it still needs cost less than its searches (``limit``), else it gets None (the searches). What was
-    read also gives the story members published in it (``members``), so that only the members outside
-    (``covered``) are searched for."""
+    """The window reads of an index step, in two ``msearch`` requests per batch whatever the number of
+    windows: the counts, then the pages. A batch's time groups overlap (each window reaches
+    ``max_gap_hours`` past its group), and so do the batches of one step (a step's chunks cover the same
+    days); each day is read once: a window reads only its days not read before (its parts), and takes the
+    rest from what was read. A group reads its window when the parts it still needs cost less than its
+    searches (``limit``), else it gets None (the searches). What was read also gives the story members
+    published in it (``members``), so that only the members outside (``covered``) are searched for.
+
+    Between batches, the step writes its articles: ``wrote`` reads those back by id (doc values, as a window
+    read would give them) into the parts read, so the next batch sees them as if it had read its days
+    again. Parts no window of a batch touches are dropped after it (memory stays that of a batch's days)."""
 
     def __init__(self, es: Any, index: str) -> None:
         self.es, self.index = es, index
-        self.parts: list[tuple[int, int, _Window]] = []  # (from, to) in epoch millis, disjoint, oldest first
-        self.covered: list[list[int]] = []  # the same, merged where they touch
+        self.parts: list[tuple[int, int, _Window]] = []  # [from, to] in epoch millis, disjoint, sorted
+
+    @property
+    def covered(self) -> list[list[int]]:
+        """The parts' ranges, merged where they touch."""
+        out: list[list[int]] = []
+        for start, stop, _ in self.parts:
+            if out and start <= out[-1][1] + 1:
+                out[-1][1] = max(out[-1][1], stop)
+            else:
+                out.append([start, stop])
+        return out
 
     def read(self, windows: Sequence[tuple[float, float, int]]) -> list[_Window | None]:
-        """The window of each ``(lo, hi, limit)`` (hours since the epoch, oldest first), or None."""
+        """The window of each ``(lo, hi, limit)`` (hours since the epoch), or None."""
         spans = [(_ms(lo), _ms(hi), limit) for lo, hi, limit in windows]
-        parts: list[tuple[int, int, bool]] = []  # the days each window adds: (from, to, from excluded)
-        end: int | None = None
-        for lo, hi, _ in spans:
-            if end is not None and lo <= end:
-                parts.append((end, max(hi, end), True))
-            else:
-                parts.append((lo, hi, False))
-            end = hi if end is None else max(end, hi)
         if not spans:
             return []
-        counted = self._msearch([_count_body(_when(*p), WINDOW_MAX) for p in parts])
+        new: list[tuple[int, int]] = []  # the days no part holds, as the windows come to them
+        for lo, hi, _ in spans:
+            new += _gaps(lo, hi, sorted([(a, b) for a, b, _ in self.parts] + new))
+        counted = self._msearch([_count_body(_when(a, b), WINDOW_MAX) for a, b in new]) if new else []
         counts = [int(r["hits"]["total"]["value"]) if _fits(r, WINDOW_MAX) else WINDOW_MAX + 1 for r in counted]
         chosen: set[int] = set()
-        takes: list[list[int] | None] = []
-        for g, (lo, _, limit) in enumerate(spans):
-            touching = [j for j in range(g + 1) if parts[j][1] >= lo]
+        takes: list[bool] = []
+        for lo, hi, limit in spans:
+            touching = [j for j, (a, b) in enumerate(new) if a <= hi and b >= lo]
             need = [j for j in touching if j not in chosen]
-            if sum(counts[j] for j in touching) <= WINDOW_MAX and sum(counts[j] for j in need) <= limit:
+            held = sum(len(w.ids) for a, b, w in self.parts if a <= hi and b >= lo)
+            fits = held + sum(counts[j] for j in touching) <= WINDOW_MAX
+            if fits and sum(counts[j] for j in need) <= limit:
                 chosen.update(need)
-                takes.append(touching)
+                takes.append(True)
             else:
-                takes.append(None)
+                takes.append(False)
         order = sorted(chosen)
-        got: dict[int, _Window] = {}
         one_page = {j for j in order if counts[j] < PAGE}
-        pages = self._msearch([_page_body(_when(*parts[j]), by_doc=j in one_page) for j in order],
-                              filter_path=",".join(f"responses.{p}" for p in _PAGE_PATH.split(",")))
+        pages = self._msearch([_page_body(_when(*new[j]), by_doc=j in one_page) for j in order],
+                              filter_path=",".join(f"responses.{p}" for p in _PAGE_PATH.split(","))) if order else []
         for j, resp in zip(order, pages, strict=True):
             first = resp.get("hits", {}).get("hits", [])
             if j in one_page and len(first) >= PAGE:  # grown past a page since it was counted: page by id
                 first = None
-            got[j] = _parse_window(_pages(self.es, self.index, _when(*parts[j]), first=first))
-            start, stop, after = parts[j]
-            if after:  # epoch millis are whole: after ``start`` is from ``start + 1``
-                start += 1
-            self.parts.append((start, stop, got[j]))
-            if self.covered and start <= self.covered[-1][1] + 1:
-                self.covered[-1][1] = max(self.covered[-1][1], stop)
-            else:
-                self.covered.append([start, stop])
+            self.parts.append((*new[j], _parse_window(_pages(self.es, self.index, _when(*new[j]), first=first))))
+        self.parts.sort(key=lambda p: p[0])
         out: list[_Window | None] = []
         for (lo, hi, _), take in zip(spans, takes, strict=True):
-            out.append(None if take is None else _Window.join([(got[j], got[j].rows(lo, hi)) for j in take]))
+            out.append(_Window.join([(w, w.rows(lo, hi)) for a, b, w in self.parts if a <= hi and b >= lo])
+                       if take else None)
+        # what no window of this batch touches is not kept for the next
+        self.parts = [p for p in self.parts if any(p[0] <= hi and p[1] >= lo for lo, hi, _ in spans)]
         return out
+
+    def wrote(self, ids: Sequence[str]) -> None:
+        """The articles ``ids`` were (re)written and the index refreshed: the parts read hold them as a read
+        now would (what they had before is dropped; each one whose time falls in a part is added there)."""
+        if not self.parts or not ids:
+            return
+        gone = set(ids)
+        fresh: list[tuple[str, dict[str, Any]]] = []
+        for start in range(0, len(ids), PAGE):  # (one without a time is in no part)
+            fresh += [(i, f) for i, f in _pages(self.es, self.index, {"ids": {"values": list(ids[start:start + PAGE])}})
+                      if "published" in f]
+        back = _parse_window(fresh)
+        millis = np.asarray([int(f["published"][0]) for _, f in fresh], dtype=np.int64)
+        parts = []
+        for lo, hi, w in self.parts:
+            keep = np.asarray([r for r, i in enumerate(w.ids) if i not in gone], dtype=np.int64)
+            parts.append((lo, hi, _Window.join([(w, keep), (back, np.flatnonzero((millis >= lo) & (millis <= hi)))])))
+        self.parts = parts
 
     def _msearch(self, bodies: list[dict[str, Any]], filter_path: str | None = None) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -846,7 +891,7 @@ def _neighbours_by_search(es: Any, index: str, batch: list[dict[str, Any]],
     return found
 
 
-def es_candidates(es: Any, index: str, params: StoryParams = PARAMS) -> CandidateSource:
+def es_candidates(es: Any, index: str, params: StoryParams = PARAMS) -> EsCandidates:
     """Candidates from Elasticsearch for a batch, in two steps: the story ids of each article's neighbours
     (the ``dedupe.CANDIDATES`` articles sharing the most LSH bands, near-duplicates, and the ``knn`` nearest
     embeddings published within ``max_gap_hours``); then every member of the stories found, with what
@@ -866,9 +911,29 @@ def es_candidates(es: Any, index: str, params: StoryParams = PARAMS) -> Candidat
     differ only in the window's kNN being exact where the vector index is approximate; the story sets give
     the same stories either way (``tests/integration/test_story_candidates.py``)."""
 
-    def source(batch: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    return EsCandidates(es, index, params)
+
+
+class EsCandidates:
+    """``es_candidates``' source: called with each batch of an index step, told what the step wrote between
+    them (``wrote``), so that the step's window reads are kept from one batch to the next (``_Reads``)."""
+
+    def __init__(self, es: Any, index: str, params: StoryParams = PARAMS) -> None:
+        self.es, self.index, self.params = es, index, params
+        self.reads = _Reads(es, index)
+        self.told = True  # whether what was written since the last batch is in ``reads``
+
+    def wrote(self, ids: Sequence[str]) -> None:
+        """The step wrote (and refreshed) the articles ``ids``."""
+        self.reads.wrote(ids)
+        self.told = True
+
+    def __call__(self, batch: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+        if not self.told:  # a caller that does not say what it wrote gets every window read anew
+            self.reads = _Reads(self.es, self.index)
+        self.told = False
+        es, index, params, reads = self.es, self.index, self.params, self.reads
         found: dict[str, set[str]] = {}
-        reads = _Reads(es, index)
         groups = [g for g in _time_groups(batch, params.max_gap_hours) if _window_limit(len(g)) > 0]
         gap = params.max_gap_hours
         windows = reads.read([((_feat(g[0]).hours or 0.0) - gap, (_feat(g[-1]).hours or 0.0) + gap,
@@ -888,8 +953,6 @@ def es_candidates(es: Any, index: str, params: StoryParams = PARAMS) -> Candidat
         # one dict per indexed article, shared by every article of the batch it is a candidate of
         return {owner: [m for s in sorted(stories_) for m in members.get(s, ()) if m["id"] != owner]
                 for owner, stories_ in found.items()}
-
-    return source
 
 
 def es_background(es: Any, index: str) -> BackgroundSource:

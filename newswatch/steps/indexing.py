@@ -63,6 +63,7 @@ def index_articles(rt: Runtime, articles: Iterable[Article], *, chunk: int = CHU
     reads = index.index_name(settings, "articles")  # the clustering searches: the old index during a reindex
     totals: Counter[str] = Counter()
     seen: set[str] = set()
+    candidates = stories.es_candidates(es, reads)  # one for the step: its window reads serve every chunk
     for part in chunks(articles, chunk):
         records: dict[str, Article] = {}
         for art in part:
@@ -88,12 +89,12 @@ def index_articles(rt: Runtime, articles: Iterable[Article], *, chunk: int = CHU
         _add_story_features(records)
         fresh = [a for i, a in records.items() if i not in existing and not a.story_id]
         docs = [a.model_dump(mode="json", include=_STORY_FIELDS) for a in fresh]  # what clustering reads
-        totals["joined_stories"] += stories.assign(docs, stories.es_candidates(es, reads),
-                                                 background=stories.es_background(es, reads))
+        totals["joined_stories"] += stories.assign(docs, candidates, background=stories.es_background(es, reads))
         for d in docs:
             records[d["id"]] = records[d["id"]].model_copy(update={"story_id": d["story_id"]})
         counts = index.bulk_upsert(es, art_index, ((i, a.doc()) for i, a in records.items()))
         es.indices.refresh(index=art_index)  # the next chunk's clustering sees this one
+        candidates.wrote(list(records))  # and so do the windows it read
         totals.update(counts)
         totals["indexed"] += len(records)
         totals.update(a.level for a in records.values())

@@ -388,20 +388,15 @@ def test_two_indexers_racing_on_one_wire_story_send_one_email(settings_factory, 
     a, b = _copies()
     ids = [doc_id(canonical(x["url"])) for x in (a, b)]
     looked, errors = threading.Barrier(2), []
-    lookup = stories.es_candidates
+    lookup = stories.EsCandidates.__call__
 
-    def overlapping(es: Elasticsearch, art_index: str) -> Callable[[list[dict[str, Any]]], Any]:
-        source = lookup(es, art_index)
+    def both_look_first(self: stories.EsCandidates, arts: list[dict[str, Any]]) -> Any:
+        looked.wait(60)
+        found = lookup(self, arts)
+        looked.wait(60)  # neither writes before both have looked
+        return found
 
-        def both_look_first(arts: list[dict[str, Any]]) -> Any:
-            looked.wait(60)
-            found = source(arts)
-            looked.wait(60)  # neither writes before both have looked
-            return found
-
-        return both_look_first
-
-    monkeypatch.setattr(stories, "es_candidates", overlapping)
+    monkeypatch.setattr(stories.EsCandidates, "__call__", both_look_first)
 
     def indexer(item: dict[str, Any]) -> None:
         try:

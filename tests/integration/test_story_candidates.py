@@ -163,7 +163,14 @@ def test_overlapping_windows_are_read_once_and_give_what_direct_reads_give(setti
     start, stop, _ = reads.parts[1]
     assert (start, stop) == (stories._ms(first[1]) + 1, stories._ms(second[1]))  # only the days after the first
     assert reads.covered == [[stories._ms(first[0]), stories._ms(second[1])]]
-    assert reads.read([(first[0], second[1], 0)]) == [None]  # a window that would cost more than its limit
+    asked = len(searches)
+    both = reads.read([(first[0], second[1], 0)])[0]  # all of it read already: it costs nothing, no request
+    assert both is not None and len(searches) == asked
+    assert sorted(both.ids) == sorted({i for w in got if w is not None for i in w.ids})
+    last = max(max(t) for t in times.values())
+    assert last > second[1]
+    assert reads.read([(first[0], last + 1, 0)]) == [None]  # it needs days that cost more than its limit
+    assert len(searches) == asked + 1 and reads.covered == [[stories._ms(first[0]), stories._ms(second[1])]]
     for (lo, hi), w in zip((first, second), got, strict=True):
         alone = stories._window(rt.es, reads_index, stories._ms(lo), stories._ms(hi), 10_000)
         assert w is not None and alone is not None and alone.ids
@@ -222,3 +229,97 @@ def test_a_window_read_gets_every_article_whether_it_fits_a_page_or_grew_past_on
     monkeypatch.setattr(stories._Reads, "_msearch", counted_low)
     grown = stories._Reads(rt.es, reads_index).read([(0, 1e7, 10_000)])[0]
     assert grown is not None and sorted(grown.ids) == sorted(whole.ids)
+
+
+def test_what_a_step_wrote_is_in_the_windows_it_read_as_a_new_read_would_give_it(settings_factory) -> None:
+    """An index step keeps its window reads from one chunk to the next: after it writes a chunk, ``wrote``
+    reads those articles back into the parts read (the re-written ones replaced, the new ones added where
+    their time falls, none outside), so the parts equal a read of the same days made after the write."""
+    items = sorted(load("dev"), key=lambda it: (it["published"], it["id"]))
+    rt = Runtime(settings_factory())
+    rt.ensure_indices()
+
+    def lines(part: list[dict], suffix: str = "") -> list[str]:
+        return [json.dumps({**{k: it[k] for k in ("id", "title", "lang", "published")}, "text": it["text"] + suffix,
+                            "url": f"https://example.org/{it['id']}"}) for it in part]
+
+    first, later = items[::2], items[1::2]
+    assert index_file(rt, lines(first))["errors"] == 0
+    reads_index = index.index_name(rt.settings, "articles")
+    hours = sorted(stories._hours(it["published"]) or 0.0 for it in items)
+    lo, hi = hours[len(hours) // 4], hours[3 * len(hours) // 4]
+    reads = stories._Reads(rt.es, reads_index)
+    assert reads.read([(lo, hi, 10_000)])[0] is not None
+    before = {i for _, _, w in reads.parts for i in w.ids}
+    # the later half new, and a few of the first half re-written with other words (other doc values)
+    again = first[:: 5]
+    assert index_file(rt, lines(later) + lines(again, " Kim Jong Un met Sergei Shoigu in Pyongyang."))["errors"] == 0
+    written = [it["id"] for it in later + again]
+    ids_of = {h["_id"]: h["_source"]["id"] for h in rt.es.search(
+        index=reads_index, size=1000, source_includes=["id"])["hits"]["hits"]}
+    reads.wrote(list(ids_of))  # every article written (ids as the index holds them)
+    fresh = stories._window(rt.es, reads_index, reads.parts[0][0], reads.parts[0][1], 10_000)
+    assert fresh is not None and len(reads.parts) == 1
+    held = reads.parts[0][2]
+    assert sorted(held.ids) == sorted(fresh.ids) and len(set(held.ids)) == len(held.ids)
+    assert set(held.ids) > before  # the later half's articles of those days came in
+    assert len(held.ids) < len(ids_of) and written  # and those of other days did not
+    row = {i: r for r, i in enumerate(held.ids)}
+    for r, i in enumerate(fresh.ids):
+        assert held.stories[row[i]] == fresh.stories[r] and held.fields[row[i]] == fresh.fields[r]
+        assert np.array_equal(held.vecs[row[i]], fresh.vecs[r]) and np.array_equal(held.sigs[row[i]], fresh.sigs[r])
+
+
+def test_an_index_step_in_chunks_gives_the_stories_of_one_call_per_chunk_and_reads_less(settings_factory,
+                                                                                        monkeypatch) -> None:
+    """One ``index_file`` call in chunks of 12 (the step's window reads kept across its chunks) and one call
+    per 12 articles (each reading its windows anew) give the same stories; the first reads fewer articles."""
+    from newswatch.index import drop_indices
+
+    items = sorted(load("dev"), key=lambda it: (it["published"], it["id"]))
+    monkeypatch.setattr(stories, "_window_limit", lambda articles: 10_000)  # read every window
+    read_docs = {"n": 0}
+    real_parse = stories._parse_window
+
+    def counted(hits):
+        got = real_parse(hits)
+        read_docs["n"] += len(got.ids)
+        return got
+
+    monkeypatch.setattr(stories, "_parse_window", counted)
+    rt = Runtime(settings_factory())
+    rt.ensure_indices()
+    separate = _index_in_chunks(rt, items, 12)
+    read_separately, read_docs["n"] = read_docs["n"], 0
+    drop_indices(rt.es, rt.settings)
+    rt = Runtime(rt.settings)
+    rt.ensure_indices()
+    lines = [json.dumps({**{k: it[k] for k in ("id", "title", "text", "lang", "published")},
+                         "url": f"https://example.org/{it['id']}"}) for it in items]
+    assert index_file(rt, lines, chunk=12)["errors"] == 0
+    hits = rt.es.search(index=index.index_name(rt.settings, "articles"), size=1000,
+                        source_includes=["story_id"])["hits"]["hits"]
+    assert {h["_id"]: h["_source"]["story_id"] for h in hits} == separate
+    assert read_docs["n"] < read_separately
+
+
+def test_a_source_not_told_what_was_written_reads_every_window_anew(settings_factory) -> None:
+    """``es_candidates`` keeps its window reads for the next batch only when told what was written since
+    (``wrote``): a caller that does not say gets fresh reads, never windows that miss its own writes."""
+    items = sorted(load("dev"), key=lambda it: (it["published"], it["id"]))[:30]
+    rt = Runtime(settings_factory())
+    rt.ensure_indices()
+    lines = [json.dumps({**{k: it[k] for k in ("id", "title", "text", "lang", "published")},
+                         "url": f"https://example.org/{it['id']}"}) for it in items]
+    assert index_file(rt, lines)["errors"] == 0
+    batch = stories.prepare(items[:5])
+    source = stories.es_candidates(rt.es, index.index_name(rt.settings, "articles"))
+    source(batch)
+    first = source.reads
+    assert first.parts
+    source(batch)  # nothing said: read anew
+    assert source.reads is not first
+    kept = source.reads
+    source.wrote([batch[0]["id"]])
+    source(batch)
+    assert source.reads is kept
