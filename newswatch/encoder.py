@@ -79,6 +79,14 @@ def pack(vector: Sequence[float]) -> str:
     return base64.b64encode(np.float32(scale).tobytes() + q.tobytes()).decode("ascii")
 
 
+def wire(vector: Sequence[float]) -> str:
+    """``vector`` as Elasticsearch takes a ``dense_vector`` most cheaply: base64 of its big-endian float32
+    values (2.7 kB against ~6 kB of JSON numbers for 512 dimensions; the bulk write of 720 articles took
+    212 -> 175 ms on one node, bench_stories). The index holds the same float32 values either way, and
+    Elasticsearch gives them back as numbers (it keeps vectors out of ``_source`` and rebuilds them)."""
+    return base64.b64encode(np.asarray(vector, dtype=">f4").tobytes()).decode("ascii")
+
+
 def unpack(values: Sequence[str]) -> np.ndarray:
     """``len(values)`` × ``DIMS`` float32 rows of packed vectors (``pack``), not re-normalised."""
     if all(len(s) == PACKED_CHARS for s in values):  # no padding inside: one decode for all (~8× faster)

@@ -196,7 +196,10 @@ def require_indices(es: Elasticsearch, settings: Settings, kinds: Sequence[str] 
 
 def _mget(es: Elasticsearch, index: str, ids: Sequence[str], fields: Sequence[str] | None,
           source: bool) -> dict[str, dict[str, Any]]:
-    kwargs: dict[str, Any] = {"source_includes": list(fields)} if fields and source else {"source": source}
+    # a whole document asks for every field by name: Elasticsearch leaves vectors out of ``_source`` unless
+    # they are asked for (``index.mapping.exclude_source_vectors``, on since 9.2), and a copy without its
+    # ``embedding`` would be lost to the kNN search
+    kwargs: dict[str, Any] = {"source_includes": list(fields) if fields else ["*"]} if source else {"source": False}
     resp = es.mget(index=index, ids=list(ids), **kwargs)
     out = {}
     for d in resp["docs"]:

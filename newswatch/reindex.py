@@ -181,7 +181,9 @@ def _copy_by_client(es: Elasticsearch, source: str, dest: str, *, op_type: str,
                     requests_per_second: float | None, on_progress: Progress | None,
                     chunk: int = 500) -> dict[str, Any]:
     counts = {"total": int(es.count(index=source)["count"]), "copied": 0, "conflicts": 0}
-    hits = helpers.scan(es, index=source, query={"query": {"match_all": {}}}, size=chunk, scroll="10m")
+    # with the vectors: Elasticsearch leaves them out of ``_source`` unless asked (exclude_source_vectors)
+    hits = helpers.scan(es, index=source, query={"query": {"match_all": {}}}, size=chunk, scroll="10m",
+                        source_exclude_vectors=False)
     actions = ({"_op_type": op_type, "_index": dest, "_id": h["_id"], "_source": h["_source"]} for h in hits)
     failures: list[dict[str, Any]] = []
     started = time.monotonic()

@@ -475,9 +475,46 @@ class _Window:
     vecs: np.ndarray
     sigs: np.ndarray | None = None  # (articles, dedupe.SLOTS) uint32
     fields: list[dict[str, Any]] | None = None
+    base: _Window | None = None  # the window sorted by time this one is a span of (``span``), from row offset
+    offset: int = 0
+    _row_of: dict[str, int] | None = None
+    _bands: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def rows(self, lo_ms: int, hi_ms: int) -> np.ndarray:
         return np.flatnonzero((self.hours >= lo_ms / 3_600_000) & (self.hours <= hi_ms / 3_600_000))
+
+    def by_time(self) -> _Window:
+        """The same articles, oldest first (stable: equal times keep their order)."""
+        return _Window.join([(self, np.argsort(self.hours, kind="stable"))])
+
+    def span(self, lo_ms: int, hi_ms: int) -> _Window:
+        """The articles published from ``lo_ms`` to ``hi_ms`` of this window sorted by time (``by_time``), as
+        a view of its rows: no copy of its vectors or signatures."""
+        a = int(np.searchsorted(self.hours, lo_ms / 3_600_000, side="left"))
+        b = int(np.searchsorted(self.hours, hi_ms / 3_600_000, side="right"))
+        return _Window(ids=self.ids[a:b], stories=self.stories[a:b], hours=self.hours[a:b], vecs=self.vecs[a:b],
+                       sigs=None if self.sigs is None else self.sigs[a:b],
+                       fields=None if self.fields is None else self.fields[a:b], base=self, offset=a)
+
+    def row(self, doc_id: str) -> int:
+        """The row of the article ``doc_id``, or -1 (the map of rows computed once, for the whole window of a
+        span)."""
+        if self.base is not None:
+            r = self.base.row(doc_id)
+            return r - self.offset if self.offset <= r < self.offset + len(self.ids) else -1
+        if self._row_of is None:
+            self._row_of = {i: r for r, i in enumerate(self.ids)}
+        return self._row_of.get(doc_id, -1)
+
+    def bands(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The rows with a signature, and their band keys sorted in each band column with the sort order
+        (``_band_neighbours_in``; computed once)."""
+        if self._bands is None:
+            rows = np.flatnonzero(self.sigs.any(axis=1)) if self.sigs is not None else np.zeros(0, np.int64)
+            keys = _bands_of(self.sigs[rows]) if self.sigs is not None else np.zeros((0, dedupe.BANDS), np.uint64)
+            order = np.argsort(keys, axis=0, kind="stable")
+            self._bands = (rows, order, np.take_along_axis(keys, order, axis=0))
+        return self._bands
 
     @staticmethod
     def join(parts: list[tuple[_Window, np.ndarray]]) -> _Window:
@@ -660,10 +697,11 @@ class _Reads:
                 first = None
             self.parts.append((*new[j], _parse_window(_pages(self.es, self.index, _when(*new[j]), first=first))))
         self.parts.sort(key=lambda p: p[0])
+        # every part in one window sorted by time, of which each window is a span (a view: no copies)
+        store = _Window.join([(w, np.arange(len(w.ids))) for _, _, w in self.parts]).by_time() if any(takes) else None
         out: list[_Window | None] = []
         for (lo, hi, _), take in zip(spans, takes, strict=True):
-            out.append(_Window.join([(w, w.rows(lo, hi)) for a, b, w in self.parts if a <= hi and b >= lo])
-                       if take else None)
+            out.append(store.span(lo, hi) if take and store is not None else None)
         # what no window of this batch touches is not kept for the next
         self.parts = [p for p in self.parts if any(p[0] <= hi and p[1] >= lo for lo, hi, _ in spans)]
         return out
@@ -772,13 +810,11 @@ def _band_neighbours_in(window: _Window, batch: list[dict[str, Any]]) -> dict[st
     found: dict[str, set[str]] = {a["id"]: set() for a in batch}
     if window.sigs is None or not window.ids:
         return found
-    keep = window.sigs.any(axis=1)  # a row of zeros: no signature
-    rows = np.flatnonzero(keep)
+    # the band keys sorted once for the window this one is a span of (its rows ``offset`` on), or for it
+    base, off, n = (window.base, window.offset, len(window.ids)) if window.base is not None else (window, 0, 0)
+    rows, order, ranked = base.bands()  # (a row of zeros, no signature, is in none)
     if not rows.size:
         return found
-    keys = _bands_of(window.sigs[rows])
-    order = np.argsort(keys, axis=0, kind="stable")
-    ranked = np.take_along_axis(keys, order, axis=0)
     signed = [(a["id"], f.sig) for a in batch if (f := _feat(a)).sig.size == dedupe.SLOTS]
     if not signed:
         return found
@@ -788,10 +824,12 @@ def _band_neighbours_in(window: _Window, batch: list[dict[str, Any]]) -> dict[st
         lo = np.searchsorted(ranked[:, b], mine[:, b], side="left")
         hi = np.searchsorted(ranked[:, b], mine[:, b], side="right")
         for hit in np.flatnonzero(hi > lo):
-            shared[hit].update(rows[order[lo[hit]:hi[hit], b]].tolist())
-    row_of = {i: r for r, i in enumerate(window.ids)}
+            got = rows[order[lo[hit]:hi[hit], b]]
+            if base is not window:  # this span's rows, numbered from its first
+                got = got[(got >= off) & (got < off + n)] - off
+            shared[hit].update(got.tolist())
     for k, (art_id, _) in enumerate(signed):
-        shared[k].pop(row_of.get(art_id, -1), None)  # a re-indexed article is not its own neighbour
+        shared[k].pop(window.row(art_id), None)  # a re-indexed article is not its own neighbour
         best = sorted(shared[k].items(), key=lambda rc: (-rc[1], rc[0]))[:dedupe.CANDIDATES]
         found[art_id] = {window.stories[r] for r, _ in best}
     return found
@@ -805,12 +843,11 @@ def _neighbours_in(window: _Window, batch: list[dict[str, Any]], params: StoryPa
     with_vec = [(a["id"], f) for a in batch if (f := _feat(a)).vec is not None and f.vec.shape == (DIMS,)]
     if not with_vec or not window.ids:
         return found
-    row = {i: r for r, i in enumerate(window.ids)}
     sims = np.stack([f.vec for _, f in with_vec if f.vec is not None]) @ window.vecs.T
     for r, (art_id, f) in enumerate(with_vec):
         s = sims[r]
-        if art_id in row:  # a re-indexed article is not its own neighbour
-            s[row[art_id]] = -np.inf
+        if (own := window.row(art_id)) >= 0:  # a re-indexed article is not its own neighbour
+            s[own] = -np.inf
         found[art_id] = {window.stories[i] for i in _nearest(s, window.hours, f.hours, params)}
     return found
 

@@ -92,7 +92,7 @@ def index_articles(rt: Runtime, articles: Iterable[Article], *, chunk: int = CHU
         totals["joined_stories"] += stories.assign(docs, candidates, background=stories.es_background(es, reads))
         for d in docs:
             records[d["id"]] = records[d["id"]].model_copy(update={"story_id": d["story_id"]})
-        counts = index.bulk_upsert(es, art_index, ((i, a.doc()) for i, a in records.items()))
+        counts = index.bulk_upsert(es, art_index, ((i, _stored(a)) for i, a in records.items()))
         es.indices.refresh(index=art_index)  # the next chunk's clustering sees this one
         candidates.wrote(list(records))  # and so do the windows it read
         totals.update(counts)
@@ -101,6 +101,14 @@ def index_articles(rt: Runtime, articles: Iterable[Article], *, chunk: int = CHU
     summary = {k: totals.get(k, 0) for k in _COUNTS}
     log.info("index: %s", summary)
     return summary
+
+
+def _stored(art: Article) -> dict[str, Any]:
+    """The article as written: its embedding as Elasticsearch reads a vector fastest (``encoder.wire``)."""
+    doc = art.doc()
+    if doc.get("embedding"):
+        doc["embedding"] = encoder.wire(doc["embedding"])
+    return doc
 
 
 _REUSE = ("title", "minhash", "embedding")

@@ -341,3 +341,38 @@ def test_an_index_of_version_2_with_nested_claims_works_until_reindexed(settings
     assert {k: after[k] for k in ("claims", "claims_articles", "total")} == {
         k: charted[k] for k in ("claims", "claims_articles", "total")}
     rt.close()
+
+
+def test_a_document_copied_or_reindexed_keeps_its_embedding(settings_factory) -> None:
+    """Elasticsearch 9 leaves dense vectors out of ``_source`` unless asked for. The copy ``find_docs`` makes
+    of a document found only in the old index (``copy_missing``, during a reindex) and the reindex itself
+    keep the article's ``embedding``: the kNN search still finds it in the new index."""
+    settings = settings_factory()
+    rt = Runtime(settings)
+    rt.ensure_indices()
+    arts = [article(i) for i in range(3)]
+    vec = [0.0] * 511 + [1.0]
+    docs = [(a.id, {**a.doc(), "embedding": vec, "story_id": a.id}) for a in arts]
+    index.bulk_upsert(rt.es, index.write_alias(settings, "articles"), docs)
+    reads, writes = index.index_name(settings, "articles"), index.write_alias(settings, "articles")
+    rt.es.indices.refresh(index=writes)
+    (old,) = index.alias_indices(rt.es, reads)
+    new = f"{old[:old.rindex('-v')]}-v{V + 1}"
+    rt.es.indices.create(index=new)  # a reindex has moved the write alias; nothing copied yet
+    rt.es.indices.update_aliases(actions=[
+        {"remove": {"index": old, "alias": writes}},
+        {"add": {"index": new, "alias": writes, "is_write_index": True}}])
+    found = index.find_docs(rt.es, settings, "articles", [arts[0].id], copy_missing=True)
+    assert found[arts[0].id]["embedding"] == vec
+    rt.es.indices.refresh(index=new)
+    copied = rt.es.get(index=new, id=arts[0].id, source_includes=["embedding"])["_source"]
+    assert copied["embedding"] == vec
+    hits = rt.es.search(index=new, knn={"field": "embedding", "query_vector": vec, "k": 1, "num_candidates": 10},
+                        source=False)["hits"]["hits"]
+    assert [h["_id"] for h in hits] == [arts[0].id]
+    rt.es.indices.delete(index=new)  # back to one index behind both aliases, then a real reindex
+    rt.es.indices.update_aliases(actions=[{"add": {"index": old, "alias": writes, "is_write_index": True}}])
+    result = reindex(rt.es, settings, "articles", poll_seconds=0.2)
+    moved = rt.es.get(index=result["new_index"], id=arts[1].id, source_includes=["embedding"])["_source"]
+    assert moved["embedding"] == vec
+    rt.close()

@@ -323,3 +323,27 @@ def test_a_source_not_told_what_was_written_reads_every_window_anew(settings_fac
     source.wrote([batch[0]["id"]])
     source(batch)
     assert source.reads is kept
+
+
+def test_an_indexed_embedding_is_the_articles_vector_and_the_knn_search_finds_it(settings_factory) -> None:
+    """The index step sends each embedding as base64 float32 (``encoder.wire``): Elasticsearch holds the
+    article's vector (read back as numbers) and the kNN search finds the article by it."""
+    items = sorted(load("dev"), key=lambda it: (it["published"], it["id"]))[:6]
+    rt = Runtime(settings_factory())
+    rt.ensure_indices()
+    lines = [json.dumps({**{k: it[k] for k in ("id", "title", "text", "lang", "published")},
+                         "url": f"https://example.org/{it['id']}"}) for it in items]
+    assert index_file(rt, lines)["errors"] == 0
+    reads_index = index.index_name(rt.settings, "articles")
+    hits = rt.es.search(index=reads_index, size=10, source_includes=["embedding", "title", "text"])["hits"]["hits"]
+    assert len(hits) == len(items)
+    from newswatch import encoder
+
+    for h in hits:
+        vec = h["_source"]["embedding"]
+        want = encoder.embed([encoder.article_text(h["_source"]["title"], h["_source"]["text"])])[0]
+        assert len(vec) == encoder.DIMS
+        assert np.allclose(np.asarray(vec, dtype=np.float32), want, atol=1e-6)
+        got = rt.es.search(index=reads_index, knn={"field": "embedding", "query_vector": vec, "k": 1,
+                                                   "num_candidates": 10}, source=False)["hits"]["hits"]
+        assert got[0]["_id"] == h["_id"]

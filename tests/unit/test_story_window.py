@@ -124,3 +124,36 @@ def test_scores_gathered_by_row_are_the_scores_pair_by_pair(docs) -> None:
         alone = stories.scores(a, others, stories.PARAMS, rarity)
         assert by_row == alone
     assert max(stories.scores(pool[0], pool[1:], stories.PARAMS, rarity, table)) > stories.PARAMS.tau
+
+
+def test_a_span_of_a_window_sorted_by_time_finds_what_a_window_of_its_rows_alone_finds(docs) -> None:
+    """``_Reads`` gives each window as a span (a view) of all it read, sorted by time, with the band keys
+    sorted once for the whole: its kNN and band neighbours are those of a window holding only its rows."""
+    indexed, batch = docs[::2], docs[1::2]
+    whole = _window_of(indexed)
+    whole.sigs = np.stack([np.asarray(dedupe.decode(d["minhash"]), dtype=np.uint32) for d in indexed])
+    store = whole.by_time()
+    assert np.all(np.diff(store.hours) >= 0)
+    hours = np.sort(store.hours)
+    lo, hi = stories._ms(hours[len(hours) // 4]), stories._ms(hours[3 * len(hours) // 4])
+    span = store.span(lo, hi)
+    by_id = {d["id"]: d for d in indexed}
+    batch = [*batch, {**by_id[span.ids[len(span.ids) // 2]]}]  # re-indexed: not its own neighbour
+    rows = store.rows(lo, hi)
+    alone = stories._Window.join([(store, rows)])
+    assert span.base is store and span.ids == alone.ids and 0 < len(span.ids) < len(store.ids)
+    assert stories._band_neighbours_in(span, batch) == stories._band_neighbours_in(alone, batch)
+    assert stories._neighbours_in(span, batch, stories.PARAMS) == stories._neighbours_in(alone, batch, stories.PARAMS)
+    inside = [d for d in batch if span.row(d["id"]) >= 0]
+    outside = [d["id"] for d in indexed if store.row(d["id"]) >= 0 and span.row(d["id"]) < 0]
+    assert inside and outside  # the re-indexed article is in it, some of the window's are beyond it
+
+
+def test_a_vector_on_the_wire_holds_the_float32_values_of_the_vector(docs) -> None:
+    """The index step writes each embedding as base64 of its big-endian float32 values, which Elasticsearch
+    reads as the same float32 numbers a JSON array would give it."""
+    import base64
+
+    for d in docs[:20]:
+        back = np.frombuffer(base64.b64decode(encoder.wire(d["embedding"])), dtype=">f4")
+        assert np.array_equal(back, np.asarray(d["embedding"], dtype=np.float32))
