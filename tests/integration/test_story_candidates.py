@@ -58,9 +58,22 @@ def test_a_story_set_indexed_one_article_per_run(settings_factory, split: str) -
         assert incremental[key] >= floor, (key, incremental, one_call)
 
 
+def _lines(items: list[dict]) -> list[str]:
+    """Story set items as ``index --file`` reads them."""
+    return [json.dumps({**{k: it[k] for k in ("id", "title", "text", "lang", "published")},
+                        "url": f"https://example.org/{it['id']}"}) for it in items]
+
+
+def _indexed(settings_factory, items: list[dict]) -> Runtime:
+    """A runtime whose index holds ``items``, indexed in one call."""
+    rt = Runtime(settings_factory())
+    rt.ensure_indices()
+    assert index_file(rt, _lines(items))["errors"] == 0
+    return rt
+
+
 def _index_in_chunks(rt: Runtime, items: list[dict], chunk: int) -> dict[str, str]:
-    lines = [json.dumps({**{k: it[k] for k in ("id", "title", "text", "lang", "published")},
-                         "url": f"https://example.org/{it['id']}"}) for it in items]
+    lines = _lines(items)
     for start in range(0, len(lines), chunk):  # one call per chunk: each sees the earlier ones in the index
         assert index_file(rt, lines[start:start + chunk])["errors"] == 0
     hits = rt.es.search(index=index.index_name(rt.settings, "articles"), size=1000,
@@ -136,11 +149,7 @@ def test_overlapping_windows_are_read_once_and_give_what_direct_reads_give(setti
     read of the window alone, and its members (those read, plus a search for those published outside what
     was read) are the members one ``_members`` search gives, each once."""
     items = sorted(load("dev"), key=lambda it: (it["published"], it["id"]))
-    rt = Runtime(settings_factory())
-    rt.ensure_indices()
-    lines = [json.dumps({**{k: it[k] for k in ("id", "title", "text", "lang", "published")},
-                         "url": f"https://example.org/{it['id']}"}) for it in items]
-    assert index_file(rt, lines)["errors"] == 0
+    rt = _indexed(settings_factory, items)
     reads_index = index.index_name(rt.settings, "articles")
     hits = rt.es.search(index=reads_index, size=1000, source_includes=["story_id", "published"])["hits"]["hits"]
     times: dict[str, list[float]] = {}
@@ -202,11 +211,7 @@ def test_a_window_read_gets_every_article_whether_it_fits_a_page_or_grew_past_on
     id; one that grew past a page between its count and its read (articles indexed meanwhile) is paged by id
     from the start. Each gives every article of its days, once."""
     items = sorted(load("dev"), key=lambda it: (it["published"], it["id"]))[:40]
-    rt = Runtime(settings_factory())
-    rt.ensure_indices()
-    lines = [json.dumps({**{k: it[k] for k in ("id", "title", "text", "lang", "published")},
-                         "url": f"https://example.org/{it['id']}"}) for it in items]
-    assert index_file(rt, lines)["errors"] == 0
+    rt = _indexed(settings_factory, items)
     reads_index = index.index_name(rt.settings, "articles")
     total = rt.es.count(index=reads_index)["count"]
     assert total > 20
@@ -294,9 +299,7 @@ def test_an_index_step_in_chunks_gives_the_stories_of_one_call_per_chunk_and_rea
     drop_indices(rt.es, rt.settings)
     rt = Runtime(rt.settings)
     rt.ensure_indices()
-    lines = [json.dumps({**{k: it[k] for k in ("id", "title", "text", "lang", "published")},
-                         "url": f"https://example.org/{it['id']}"}) for it in items]
-    assert index_file(rt, lines, chunk=12)["errors"] == 0
+    assert index_file(rt, _lines(items), chunk=12)["errors"] == 0
     hits = rt.es.search(index=index.index_name(rt.settings, "articles"), size=1000,
                         source_includes=["story_id"])["hits"]["hits"]
     assert {h["_id"]: h["_source"]["story_id"] for h in hits} == separate
@@ -307,11 +310,7 @@ def test_a_source_not_told_what_was_written_reads_every_window_anew(settings_fac
     """``es_candidates`` keeps its window reads for the next batch only when told what was written since
     (``wrote``): a caller that does not say gets fresh reads, never windows that miss its own writes."""
     items = sorted(load("dev"), key=lambda it: (it["published"], it["id"]))[:30]
-    rt = Runtime(settings_factory())
-    rt.ensure_indices()
-    lines = [json.dumps({**{k: it[k] for k in ("id", "title", "text", "lang", "published")},
-                         "url": f"https://example.org/{it['id']}"}) for it in items]
-    assert index_file(rt, lines)["errors"] == 0
+    rt = _indexed(settings_factory, items)
     batch = stories.prepare(items[:5])
     source = stories.es_candidates(rt.es, index.index_name(rt.settings, "articles"))
     source(batch)
@@ -329,11 +328,7 @@ def test_an_indexed_embedding_is_the_articles_vector_and_the_knn_search_finds_it
     """The index step sends each embedding as base64 float32 (``encoder.wire``): Elasticsearch holds the
     article's vector (read back as numbers) and the kNN search finds the article by it."""
     items = sorted(load("dev"), key=lambda it: (it["published"], it["id"]))[:6]
-    rt = Runtime(settings_factory())
-    rt.ensure_indices()
-    lines = [json.dumps({**{k: it[k] for k in ("id", "title", "text", "lang", "published")},
-                         "url": f"https://example.org/{it['id']}"}) for it in items]
-    assert index_file(rt, lines)["errors"] == 0
+    rt = _indexed(settings_factory, items)
     reads_index = index.index_name(rt.settings, "articles")
     hits = rt.es.search(index=reads_index, size=10, source_includes=["embedding", "title", "text"])["hits"]["hits"]
     assert len(hits) == len(items)
