@@ -115,8 +115,6 @@ class _Features:
     entities: set[str]
     numbers: set[int]
     lang: str | None
-    row: int = -1  # its row in ``table``: the ``_Table`` of the ``assign`` call scoring it
-    table: object = None
 
 
 def _feat(doc: dict[str, Any]) -> _Features:
@@ -195,86 +193,74 @@ def pair_score(a: dict[str, Any], b: dict[str, Any], params: StoryParams = PARAM
 
 
 class _Table:
-    """The features of every article one ``assign`` call scores, a row each (``_Features.row``): ``scores``
-    gathers a candidate list's times, signatures, vectors and languages by row, where stacking them from
-    the objects, for every article they are candidates of, was a third of its time."""
+    """The features of every article one ``assign`` call scores, a row each: ``scores`` gathers a candidate
+    list's times, signatures, vectors and languages by row, where stacking them from the objects, for every
+    article they are candidates of, was a third of its time. A signature compares only with those of its own
+    width (``slots``), a vector with those of its own dimensions (``dims``)."""
 
-    def __init__(self, feats: Iterable[_Features]) -> None:
-        rows: list[_Features] = []
+    def __init__(self, feats: Iterable[_Features], dims: int = DIMS, slots: int = dedupe.SLOTS) -> None:
+        self.dims, self.slots = dims, slots
+        self.row: dict[int, int] = {}  # id(features) -> row; ``rows`` keeps them alive, so ids stay theirs
+        self.rows: list[_Features] = []
         for f in feats:
-            if f.table is not self:
-                f.table, f.row = self, len(rows)
-                rows.append(f)
-        n = len(rows)
+            if id(f) not in self.row:
+                self.row[id(f)] = len(self.rows)
+                self.rows.append(f)
+        rows, n = self.rows, len(self.rows)
         self.hours = np.array([f.hours if f.hours is not None else np.nan for f in rows], dtype=np.float64)
-        self.signed = np.array([f.sig.size == dedupe.SLOTS for f in rows], dtype=bool)
-        self.sigs = np.zeros((n, dedupe.SLOTS), dtype=np.uint32)
+        self.signed = np.array([f.sig.size == slots for f in rows], dtype=bool)
+        self.sigs = np.zeros((n, slots), dtype=np.uint32)
         if self.signed.any():
-            self.sigs[self.signed] = np.stack([f.sig for f in rows if f.sig.size == dedupe.SLOTS])
-        self.vectored = np.array([f.vec is not None and f.vec.shape == (DIMS,) for f in rows], dtype=bool)
-        self.vecs = np.zeros((n, DIMS), dtype=np.float32)
+            self.sigs[self.signed] = np.stack([f.sig for f in rows if f.sig.size == slots])
+        self.vectored = np.array([f.vec is not None and f.vec.shape == (dims,) for f in rows], dtype=bool)
+        self.vecs = np.zeros((n, dims), dtype=np.float32)
         if self.vectored.any():
-            self.vecs[self.vectored] = np.stack([f.vec for f in rows if f.vec is not None and f.vec.shape == (DIMS,)])
+            self.vecs[self.vectored] = np.stack([f.vec for f in rows if f.vec is not None and f.vec.shape == (dims,)])
         self.codes: dict[str, int] = {}
         self.langs = np.array([self.codes.setdefault(f.lang, len(self.codes)) if f.lang else -1 for f in rows],
                               dtype=np.int64)
 
 
+def _rows(table: _Table, feats: list[_Features]) -> np.ndarray | None:
+    """The rows of ``feats`` in ``table``, or None when it does not hold them all."""
+    try:
+        return np.fromiter((table.row[id(f)] for f in feats), dtype=np.int64, count=len(feats))
+    except KeyError:
+        return None
+
+
 def scores(a: dict[str, Any], others: Sequence[dict[str, Any]], params: StoryParams,
            rarity: Rarity, table: _Table | None = None) -> list[float]:
     """``pair_score`` of ``a`` with each of ``others``: the time gap, MinHash agreement and cosine of all of
-    them at once (numpy; gathered by row from ``table`` when it holds them all), then the shared entities and
-    counts pair by pair."""
+    them at once (numpy, gathered by row from ``table``; from a table of their own when it does not hold them
+    all or ``a``'s vector or signature is of another width), then the shared entities and counts pair by pair."""
     fa = _feat(a)
     fbs = [_feat(b) for b in others]
     n = len(fbs)
     if not n:
         return []
-    if table is not None and fa.table is table and all(f.table is table for f in fbs):
-        return _scores_by_row(fa, fbs, np.fromiter((f.row for f in fbs), dtype=np.int64, count=n), params,
-                              rarity, table)
-    hours = np.array([f.hours if f.hours is not None else np.nan for f in fbs])
-    gap = np.abs(hours - fa.hours) if fa.hours is not None else np.full(n, np.nan)
+    dims = fa.vec.shape[0] if fa.vec is not None else DIMS
+    slots = fa.sig.size or dedupe.SLOTS
+    rows = _rows(table, fbs) if table is not None and (table.dims, table.slots) == (dims, slots) else None
+    if table is None or rows is None:
+        table = _Table([fa, *fbs], dims, slots)
+        rows = _rows(table, fbs)
+    assert rows is not None
+    gap = np.abs(table.hours[rows] - fa.hours) if fa.hours is not None else np.full(n, np.nan)
     gap = np.where(np.isnan(gap), params.max_gap_hours, gap)
     close = np.flatnonzero(gap <= params.max_gap_hours)  # only these need the signatures and vectors
     near = np.zeros(n, dtype=bool)
     if fa.sig.size:
-        same = [i for i in close if fbs[i].sig.size == fa.sig.size]
-        if same:
-            agree = (np.stack([fbs[i].sig for i in same]) == fa.sig).mean(axis=1)
-            near[same] = agree >= dedupe.THRESHOLD
-    cos = np.full(n, np.nan)
-    if fa.vec is not None:
-        fit = [(i, v) for i in close if (v := fbs[i].vec) is not None and v.shape == fa.vec.shape]
-        if fit:
-            cos[[i for i, _ in fit]] = np.stack([v for _, v in fit]) @ fa.vec
-    other_lang = np.array([bool(fa.lang and fb.lang and fa.lang != fb.lang) for fb in fbs])
-    return _combined(fa, fbs, gap, close, near, cos, other_lang, params, rarity)
-
-
-def _scores_by_row(fa: _Features, fbs: list[_Features], rows: np.ndarray, params: StoryParams, rarity: Rarity,
-                   table: _Table) -> list[float]:
-    """``scores``, with the candidates' times, signatures, vectors and languages gathered from ``table``."""
-    n = len(fbs)
-    gap = np.abs(table.hours[rows] - fa.hours) if fa.hours is not None else np.full(n, np.nan)
-    gap = np.where(np.isnan(gap), params.max_gap_hours, gap)
-    close = np.flatnonzero(gap <= params.max_gap_hours)
-    near = np.zeros(n, dtype=bool)
-    if fa.sig.size == dedupe.SLOTS:  # (a signature of another size agrees with none of the table's)
         same = close[table.signed[rows[close]]]
         if same.size:
             near[same] = (table.sigs[rows[same]] == fa.sig).mean(axis=1) >= dedupe.THRESHOLD
     cos = np.full(n, np.nan)
-    if fa.vec is not None and fa.vec.shape == (DIMS,):
+    if fa.vec is not None:
         fit = close[table.vectored[rows[close]]]
         if fit.size:
             cos[fit] = table.vecs[rows[fit]] @ fa.vec
-    elif fa.vec is not None:  # a vector of another size: only those of its size compare
-        fitted = [(i, v) for i in close if (v := fbs[i].vec) is not None and v.shape == fa.vec.shape]
-        if fitted:
-            cos[[i for i, _ in fitted]] = np.stack([v for _, v in fitted]) @ fa.vec
     theirs = table.langs[rows]
-    other_lang = (theirs >= 0) & (theirs != table.codes[fa.lang]) if fa.lang else np.zeros(n, dtype=bool)
+    other_lang = (theirs >= 0) & (theirs != table.codes.get(fa.lang, -2)) if fa.lang else np.zeros(n, dtype=bool)
     return _combined(fa, fbs, gap, close, near, cos, other_lang, params, rarity)
 
 
@@ -532,8 +518,8 @@ class _Window:
 _NO_VECTOR = pack([0.0] * DIMS)
 
 
-def _when(lo_ms: int, hi_ms: int, after: bool = False) -> dict[str, Any]:
-    return {"range": {"published": {"gt" if after else "gte": lo_ms, "lte": hi_ms, "format": "epoch_millis"}}}
+def _when(lo_ms: int, hi_ms: int) -> dict[str, Any]:
+    return {"range": {"published": {"gte": lo_ms, "lte": hi_ms, "format": "epoch_millis"}}}
 
 
 # an article with an embedding or a MinHash but not its packed copy (indexed before those were stored)
@@ -566,14 +552,14 @@ def _page_body(query: dict[str, Any], after: list[Any] | None = None, *, by_doc:
 _PAGE_PATH = "hits.hits.fields,hits.hits.sort"
 
 
-def _window(es: Any, index: str, lo_ms: int, hi_ms: int, limit: int, *, after: bool = False) -> _Window | None:
-    """Every indexed article published from ``lo_ms`` (after it, with ``after``) to ``hi_ms`` (epoch millis)
+def _window(es: Any, index: str, lo_ms: int, hi_ms: int, limit: int) -> _Window | None:
+    """Every indexed article published from ``lo_ms`` to ``hi_ms`` (epoch millis)
     with what a story member needs (``_MEMBER_FIELDS``: story id, packed embedding, MinHash signature, time,
     language, counts, entities), from doc values, in pages of 10,000; None when there are more than ``limit``,
     or when an article there has an embedding or a MinHash but no packed copy (indexed before they were
     stored: its neighbours come from the searches until it has left the window). ``_Reads`` reads a batch's
     windows this way, several to a request."""
-    when = _when(lo_ms, hi_ms, after)
+    when = _when(lo_ms, hi_ms)
     if not _fits(es.search(index=index, **_count_body(when, limit)), limit):
         return None
     return _parse_window(_pages(es, index, when))
@@ -589,12 +575,13 @@ def _parse_window(hits: Iterable[tuple[str, dict[str, Any]]]) -> _Window:
     empty = bytes(4 * dedupe.SLOTS)
     decode = binascii.a2b_base64
     for doc_id, f in hits:
+        c = _compact(f)
         ids.append(doc_id)
-        fields.append(_compact(f))
-        stories_.append(f["story_id"][0] if "story_id" in f else doc_id)
+        fields.append(c)
+        stories_.append(c[0] if c[0] is not None else doc_id)
         millis.append(f["published"][0])
         packed.append(f["embedding_q"][0] if "embedding_q" in f else _NO_VECTOR)  # never a neighbour
-        sig = decode(f["minhash_q"][0]) if "minhash_q" in f else empty
+        sig = decode(c[5]) if c[5] is not None else empty
         sigs += sig if len(sig) == len(empty) else empty
     return _Window(ids, stories_, np.asarray(millis, dtype=np.float64) / 3_600_000, unpack(packed),
                    np.frombuffer(bytes(sigs), dtype=">u4").astype(np.uint32).reshape(len(ids), dedupe.SLOTS), fields)
