@@ -103,7 +103,9 @@ def prf(gold: list[str], pred: list[str], positive: set[str]) -> dict[str, float
 
 def evaluate_labels(topic: Topic, items: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """Precision/recall/F1 for ``core`` and ``core+related``, the false-positive rate on negatives (and on
-    look-alikes: items whose ``category`` starts with ``lookalike``), and every error explained."""
+    look-alikes: items whose ``category`` starts with ``lookalike``; a look-alike is a false positive when it
+    is tagged above its label, so a ``related`` look-alike of a core topic tagged ``related`` is right), and
+    every error explained."""
     gold: list[str] = []
     pred: list[str] = []
     errors: list[dict[str, Any]] = []
@@ -121,7 +123,7 @@ def evaluate_labels(topic: Topic, items: Iterable[dict[str, Any]]) -> dict[str, 
             negative_fp += got != "none"
         if str(item.get("category", "")).startswith("lookalike"):
             lookalikes += 1
-            lookalike_fp += got != "none"
+            lookalike_fp += LEVELS.index(got) < LEVELS.index(label)  # tagged above its label
         if got != label:
             kind = "miss" if LEVELS.index(got) > LEVELS.index(label) else "false_alarm"
             rule = nearest_rule(ex, got if kind == "false_alarm" else label)

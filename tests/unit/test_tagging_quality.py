@@ -45,12 +45,17 @@ def prf(items: list[dict], predicted: list[str], positive: set[str]) -> tuple[fl
     return precision, recall, f1
 
 
+RANK = {"none": 0, "related": 1, "core": 2}
+
+
 def evaluate(items: list[dict], classify: Callable[[dict], str]) -> dict[str, float]:
     predicted = [classify(it) for it in items]
     cp, cr, cf = prf(items, predicted, {"core"})
     ap, ar, af = prf(items, predicted, {"core", "related"})
     lookalikes = [(it, p) for it, p in zip(items, predicted, strict=True) if it["category"].startswith("lookalike")]
-    fp_rate = sum(1 for _, p in lookalikes if p != "none") / len(lookalikes) if lookalikes else 0.0
+    # a look-alike is a false positive when it is tagged above its label ("related" look-alikes of the core
+    # topic, e.g. personnel words beside arms only, are right when tagged "related")
+    fp_rate = sum(1 for it, p in lookalikes if RANK[p] > RANK[it["label"]]) / len(lookalikes) if lookalikes else 0.0
     return {
         "n": len(items), "core_precision": cp, "core_recall": cr, "core_f1": cf,
         "any_precision": ap, "any_recall": ar, "any_f1": af, "lookalike_fp_rate": fp_rate,
