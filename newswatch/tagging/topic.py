@@ -284,12 +284,14 @@ class Topic:
 
 def compile_barrier(terms: dict[str, list[str]]) -> re.Pattern[str]:
     """One case-insensitive regex for a barrier's separators: a separator that begins (ends) with a letter or
-    digit must begin (end) a word, except that a Hangul ending may take particles (사이 -> 사이에)."""
+    digit must begin (end) a word, except that a Hangul ending may take particles (사이 -> 사이에) and a
+    separator written with a leading ``-`` is a word ending ("-고, ": 배치했고, -> the clause ends there)."""
     parts = []
     for word in sorted({w for ws in terms.values() for w in ws}, key=len, reverse=True):
-        folded = fold_text(word)
+        suffix = word.startswith("-") and len(word) > 1
+        folded = fold_text(word[1:] if suffix else word)
         piece = re.escape(folded)
-        if folded[0].isalnum():
+        if folded[0].isalnum() and not suffix:
             piece = r"(?<!\w)" + piece
         if folded[-1].isalnum() and not _is_hangul(folded[-1]):
             piece += r"(?!\w)"
