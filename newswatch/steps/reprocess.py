@@ -29,6 +29,9 @@ def reprocess(rt: Runtime, ids: Sequence[str] | None = None, *, chunk: int = CHU
     """
     rt.ensure_indices()
     es, settings = rt.es, rt.settings
+    # pages are written without a refresh (the fetch shards store them in bulk): a reprocess right after a
+    # fetch would otherwise scan before the next periodic refresh and find none of the newest
+    es.indices.refresh(index=index.index_name(settings, "pages"))
     totals: Counter[str] = Counter()
     errors: Counter[str] = Counter()
     for pages in chunks(index.iter_pages(es, settings, ids), chunk):

@@ -93,7 +93,7 @@ def test_pipeline_indexes_tags_alerts_once(settings_factory, demo_site, smtp_sin
     # reprocessing from stored HTML re-tags without fetching and keeps ids and stories
     progress: list[dict] = []
     redone = steps.reprocess(rt, chunk=10, on_progress=progress.append)  # several chunks
-    assert redone["indexed"] == len(expected) and redone["created"] == 0 and redone["pages"] == len(expected)
+    assert redone["indexed"] == len(expected) and redone["created"] == 0 and redone["pages"] == len(expected), redone
     assert [p["pages"] for p in progress] == list(range(10, len(expected), 10)) + [len(expected)]
     assert redone["core"] == core_anywhere(expected)
     assert es.count(index=art_index)["count"] == len(expected)
