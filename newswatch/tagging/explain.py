@@ -101,6 +101,12 @@ def prf(gold: list[str], pred: list[str], positive: set[str]) -> dict[str, float
             "tp": tp, "fp": fp, "fn": fn}
 
 
+def above(level: str, label: str) -> bool:
+    """Whether ``level`` ranks above ``label`` (core > related > none): a false alarm, where ``label`` is
+    the item's gold level."""
+    return LEVELS.index(level) < LEVELS.index(label)
+
+
 def evaluate_labels(topic: Topic, items: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """Precision/recall/F1 for ``core`` and ``core+related``, the false-positive rate on negatives (and on
     look-alikes: items whose ``category`` starts with ``lookalike``; a look-alike is a false positive when it
@@ -123,9 +129,9 @@ def evaluate_labels(topic: Topic, items: Iterable[dict[str, Any]]) -> dict[str, 
             negative_fp += got != "none"
         if str(item.get("category", "")).startswith("lookalike"):
             lookalikes += 1
-            lookalike_fp += LEVELS.index(got) < LEVELS.index(label)  # tagged above its label
+            lookalike_fp += above(got, label)
         if got != label:
-            kind = "miss" if LEVELS.index(got) > LEVELS.index(label) else "false_alarm"
+            kind = "false_alarm" if above(got, label) else "miss"
             rule = nearest_rule(ex, got if kind == "false_alarm" else label)
             errors.append({"id": item.get("id"), "lang": item.get("lang"), "kind": kind, "label": label,
                            "predicted": got, "title": item.get("title"),
