@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from newswatch.tagging.matcher import fold_text, split_sentences
-from newswatch.tagging.tagger import _clean, _near_ok, evaluate
+from newswatch.tagging.tagger import _clean, _near_ok, evaluate, title_actor_ok
 from newswatch.tagging.topic import FAMILY_TOPIC, Topic
 
 LEVELS = ("core", "related", "none")
@@ -61,8 +61,12 @@ def explain(topic: Topic, title: str = "", text: str = "") -> dict[str, Any]:
                 status = f"vetoed by {vetoed[0]}"
             elif rule.near is not None and not _near_ok(compiled, members, positions, folded):
                 status = f"terms further apart than {rule.near} words"
-            found = {c: sorted(set(t)) for j in members for c, t in terms.get(j, {}).items()
-                     if any(c in g for g in rule.all_of) or c in rule.none_of}
+            from_title = (rule.actor_in_title and bool(title.strip()) and si > 0
+                          and title_actor_ok(compiled, by_sentence.get(0, 0), mask, members, positions, folded))
+            if from_title:  # the title's actor (``RuleConfig.actor_in_title``)
+                status, have = "fired", list(compiled.groups)
+            found = {c: sorted(set(t)) for j in ([0, *members] if from_title else members)
+                     for c, t in terms.get(j, {}).items() if any(c in g for g in rule.all_of) or c in rule.none_of}
             cand = {"rule": rule.id, "level": rule.level, "status": status,
                     "groups_found": len(have), "groups": len(compiled.groups),
                     "sentence": _clean(hay[sentences[si][0]:sentences[si][1]]) if si < len(sentences) else "",

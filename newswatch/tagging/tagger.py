@@ -95,7 +95,7 @@ def evaluate(topic: Topic, title: str, hay: str, folded: str, hits: dict[str, li
         if relational:
             positions.setdefault(si, []).append((bits[label], h.start, h.end))
 
-    fired, vetoes = _fire_rules(rules, by_sentence, positions, folded)
+    fired, vetoes = _fire_rules(rules, by_sentence, positions, folded, has_title=bool(title.strip()))
     level: Level = "none"
     if any(r.level == "core" for r, _, _ in fired):
         level = "core"
@@ -121,13 +121,15 @@ def evaluate(topic: Topic, title: str, hay: str, folded: str, hits: dict[str, li
 
 def _fire_rules(
     rules: list[CompiledRule], by_sentence: dict[int, int],
-    positions: dict[int, list[tuple[int, int, int]]] | None = None, hay: str = "",
+    positions: dict[int, list[tuple[int, int, int]]] | None = None, hay: str = "", *, has_title: bool = False,
 ) -> tuple[list[tuple[RuleConfig, int, list[int]]], list[tuple[RuleConfig, int, str]]]:
     """Every (rule, first sentence, contributing sentences) that fired, and every veto that stopped one.
 
     Windows start at each sentence with a topic term; a window's concepts are the OR of its sentences'
     masks, computed once per window size, so checking a rule against a window is a few integer ANDs. A rule
-    with ``near`` is then checked on the term positions of the window (``_near_ok``).
+    with ``near`` is then checked on the term positions of the window (``_near_ok``); one with
+    ``actor_in_title`` may also take its actor from the title (sentence 0 when ``has_title``,
+    ``title_actor_ok``).
     """
     fired: list[tuple[RuleConfig, int, list[int]]] = []
     vetoes: list[tuple[RuleConfig, int, str]] = []
@@ -166,18 +168,40 @@ def _fire_rules(
                 used = [j for j in members if by_sentence[j] & needed]
                 if used[0] == si:  # otherwise the window starting at used[0] reports the co-occurrence
                     fired.append((rule, si, used))
+        if rule.actor_in_title and has_title:
+            title_mask = by_sentence.get(0, 0)
+            for si, members, mask in spans:
+                if si and title_actor_ok(compiled, title_mask, mask, members, positions or {}, hay):
+                    used = [j for j in members if by_sentence[j] & compiled.needed]
+                    if used[0] == si:
+                        fired.append((rule, si, [0, *used]))
     return fired, vetoes
 
 
+def title_actor_ok(compiled: CompiledRule, title_mask: int, mask: int, members: list[int],
+                   positions: dict[int, list[tuple[int, int, int]]], hay: str) -> bool:
+    """Whether the body window ``members`` (concepts ``mask``) fires ``compiled`` with the actor of the title
+    (concepts ``title_mask``): the title has the actor group and the window every other group, near each
+    other, but no actor of its own; neither has a ``none_of`` concept (``RuleConfig.actor_in_title``)."""
+    actor, rest = compiled.groups[0], compiled.groups[1:]
+    if not title_mask & actor or mask & actor or (title_mask | mask) & compiled.none_mask:
+        return False
+    if not all(g & mask for g in rest):
+        return False
+    return _near_ok(compiled, members, positions, hay, groups=rest)
+
+
 def _near_ok(compiled: CompiledRule, members: list[int], positions: dict[int, list[tuple[int, int, int]]],
-             hay: str) -> bool:
+             hay: str, groups: tuple[int, ...] | None = None) -> bool:
     """Whether some term of the first group (the actor) has, for every other group, a term of that group at
     most ``near`` words away (words between the two terms; overlapping terms are 0 apart) and, for a rule
-    with a barrier, no clause separator of the barrier between the two. ``hay`` may be the folded text."""
+    with a barrier, no clause separator of the barrier between the two. ``hay`` may be the folded text.
+    ``groups``: these instead of the rule's (the title's actor: its second group stands in for the first)."""
     near = compiled.rule.near or 0
     barrier = compiled.barrier
     hits = [h for si in members for h in positions.get(si, ())]
-    first, rest = compiled.groups[0], compiled.groups[1:]
+    groups = compiled.groups if groups is None else groups
+    first, rest = groups[0], groups[1:]
     for bit, a_start, a_end in hits:
         if not bit & first:
             continue

@@ -99,6 +99,14 @@ class RuleConfig(_Strict):
     ``barrier: NAME`` (with ``near``) names a list of the topic's ``barriers``: a pair of terms only counts
     as near when none of those separators stands between them, so "Russian troops attacked near Pokrovsk,
     while North Korea held a parade" does not bind North Korea to Pokrovsk however few words apart they are.
+
+    ``actor_in_title: true`` (with ``near`` and at least three groups) lets the title name the actor for a
+    body sentence that names none: the title "North Korea readies a second contingent" and the sentence
+    "thousands more troops are being selected to be sent to Russia". The other groups must then be near
+    each other (``near`` words from a term of the second group, no barrier between), the sentence must hold
+    no term of the actor group (its own actor is the normal rule's business) and neither the title nor the
+    sentence a ``none_of`` concept. Subjects left out after the headline are how Korean news is written,
+    and wire copy in every language says "the troops" after a headline that named them.
     """
 
     id: str
@@ -108,6 +116,7 @@ class RuleConfig(_Strict):
     window: int = Field(1, ge=1, le=5)
     near: int | None = Field(None, ge=0, le=30)
     barrier: str | None = None
+    actor_in_title: bool = False
     weight: float = Field(0.9, gt=0.0, le=1.0)
     reason: str
 
@@ -179,6 +188,8 @@ class TopicConfig(_Strict):
                     raise ValueError(f"rule {rule.id!r} refers to unknown barrier {rule.barrier!r}")
                 if rule.near is None:
                     raise ValueError(f"rule {rule.id!r}: a barrier needs near")
+            if rule.actor_in_title and (rule.near is None or len(rule.all_of) < 3):
+                raise ValueError(f"rule {rule.id!r}: actor_in_title needs near and at least three groups")
         if self.claims is not None:
             used = self.claims.actor_concepts + self.claims.other_actor_concepts
             unknown = sorted(set(used) - set(self.concepts))

@@ -154,6 +154,40 @@ def test_second_topic_needs_no_code(tmp_path: Path) -> None:
     assert tag_article(toy, title="", text="Lava lamps are back in fashion.").level == "none"
 
 
+def test_actor_in_title_stands_for_a_body_sentence_without_its_own(tmp_path: Path) -> None:
+    """``actor_in_title``: the title's actor binds a body sentence whose other groups are near each other
+    and which names no actor of its own; a veto in the title or the sentence, or other groups far apart,
+    stop it; without the flag the title's actor binds nothing in the body."""
+    data = json.loads(json.dumps(TOY))
+    data["concepts"]["lava"] = {"terms": {"en": ["lava"]}}
+    data["concepts"]["volcano"]["terms"]["en"] = ["volcano", "eruption*"]
+    data["concepts"]["town"] = {"terms": {"en": ["grindavik"]}}
+    data["exclusions"]["drill"] = {"terms": {"en": ["evacuation drill"]}}
+    data["rules"] = [{"id": "lava_town", "level": "core", "all_of": ["iceland", "lava", "town"], "near": 3,
+                      "none_of": ["drill"], "actor_in_title": True, "reason": "lava reaches an Icelandic town"}]
+    write_toy_topic(tmp_path, data)
+    toy = load_topic("toy_volcano", config_dir=tmp_path)
+    title = "Iceland: new fissure opens"
+    hit = tag_article(toy, title=title, text="Officials met overnight. Lava reached Grindavik at dawn.")
+    assert hit.level == "core" and "sentence 2" in hit.reasons[0]
+    assert hit.evidence[0] == title  # the title is evidence beside the sentence
+    for text in ("Lava flowed for hours before it stopped short of the road to Grindavik.",  # too far apart
+                 # the sentence's own actor, too far: the normal rule's business, not the title's
+                 "Lava reached Grindavik long after the first warnings that the authorities of Iceland gave.",
+                 "Lava reached Grindavik during the evacuation drill."):  # a veto in the sentence
+        assert tag_article(toy, title=title, text=text).level == "none", text
+    assert tag_article(toy, title="Iceland evacuation drill", text="Lava reached Grindavik.").level == "none"
+    data["rules"][0]["actor_in_title"] = False
+    write_toy_topic(tmp_path, data)
+    plain = load_topic("toy_volcano", config_dir=tmp_path)
+    assert tag_article(plain, title=title, text="Lava reached Grindavik at dawn.").level == "none"
+    data["rules"][0].pop("near")
+    data["rules"][0]["actor_in_title"] = True
+    write_toy_topic(tmp_path, data)
+    with pytest.raises(TopicConfigError, match="actor_in_title needs near"):
+        load_topic("toy_volcano", config_dir=tmp_path)
+
+
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
