@@ -194,12 +194,13 @@ def title_actor_ok(compiled: CompiledRule, title_mask: int, mask: int, members: 
 def _near_ok(compiled: CompiledRule, members: list[int], positions: dict[int, list[tuple[int, int, int]]],
              hay: str, groups: tuple[int, ...] | None = None) -> bool:
     """Whether some term of the first group (the actor) has, for every other group, a term of that group at
-    most ``near`` words away (words between the two terms; overlapping terms are 0 apart) and, for a rule
-    with a barrier, no clause separator of the barrier between the two. ``hay`` may be the folded text.
-    ``groups``: these instead of the rule's (the title's actor: its second group stands in for the first)."""
-    near = compiled.rule.near or 0
+    most ``near`` words away (that group's own distance when ``near`` is a list; words between the two
+    terms; overlapping terms are 0 apart) and, for a rule with a barrier, no clause separator of the barrier
+    between the two. ``hay`` may be the folded text. ``groups``: the rule's groups after the first (the
+    title's actor: its second group stands in for the first, the others keep their distances)."""
     barrier = compiled.barrier
     hits = [h for si in members for h in positions.get(si, ())]
+    nears = compiled.nears if groups is None else compiled.nears[1:]
     groups = compiled.groups if groups is None else groups
     first, rest = groups[0], groups[1:]
     for bit, a_start, a_end in hits:
@@ -207,7 +208,7 @@ def _near_ok(compiled: CompiledRule, members: list[int], positions: dict[int, li
             continue
         if all(any(b & g and _gap(a_start, a_end, s, e, hay) <= near
                    and (barrier is None or not _straddles(barrier, a_start, a_end, s, e, hay))
-                   for b, s, e in hits) for g in rest):
+                   for b, s, e in hits) for g, near in zip(rest, nears, strict=True)):
             return True
     return False
 

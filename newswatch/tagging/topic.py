@@ -35,7 +35,7 @@ import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -100,6 +100,10 @@ class RuleConfig(_Strict):
     as near when none of those separators stands between them, so "Russian troops attacked near Pokrovsk,
     while North Korea held a parade" does not bind North Korea to Pokrovsk however few words apart they are.
 
+    ``near: [N1, N2, ...]`` gives each other group its own distance from the actor, in ``all_of`` order: a
+    weapon bound tightly to its maker and the war anywhere in the clause ("a missile manufactured in and
+    supplied by North Korea struck a residential building in Kharkiv": ``near: [8, 40]``).
+
     ``actor_in_title: true`` (with ``near`` and at least three groups) lets the title name the actor for a
     body sentence that names none: the title "North Korea readies a second contingent" and the sentence
     "thousands more troops are being selected to be sent to Russia". The other groups must then be near
@@ -114,7 +118,7 @@ class RuleConfig(_Strict):
     all_of: list[list[str]] = Field(min_length=1)
     none_of: list[str] = Field(default_factory=list)
     window: int = Field(1, ge=1, le=5)
-    near: int | None = Field(None, ge=0, le=30)
+    near: Annotated[int, Field(ge=0, le=30)] | list[Annotated[int, Field(ge=0, le=40)]] | None = None
     barrier: str | None = None
     actor_in_title: bool = False
     weight: float = Field(0.9, gt=0.0, le=1.0)
@@ -188,6 +192,9 @@ class TopicConfig(_Strict):
                     raise ValueError(f"rule {rule.id!r} refers to unknown barrier {rule.barrier!r}")
                 if rule.near is None:
                     raise ValueError(f"rule {rule.id!r}: a barrier needs near")
+            if isinstance(rule.near, list) and len(rule.near) != len(rule.all_of) - 1:
+                raise ValueError(f"rule {rule.id!r}: near as a list needs one distance per group after the first "
+                                 f"({len(rule.all_of) - 1}), not {len(rule.near)}")
             if rule.actor_in_title and (rule.near is None or len(rule.all_of) < 3):
                 raise ValueError(f"rule {rule.id!r}: actor_in_title needs near and at least three groups")
         if self.claims is not None:
@@ -238,6 +245,7 @@ class CompiledRule:
     none_of: tuple[tuple[str, int], ...]  # (concept id, bit) in YAML order, for the reason line
     none_mask: int
     barrier: re.Pattern[str] | None = None  # separators a near pair must not straddle (``RuleConfig.barrier``)
+    nears: tuple[int, ...] = ()  # ``near`` per group after the first (the actor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,7 +297,9 @@ class Topic:
                 needed |= g
             none_of = tuple((c, bits[c]) for c in rule.none_of)
             barrier = barriers[rule.barrier] if rule.barrier is not None else None
-            rules.append(CompiledRule(rule, groups, needed, none_of, _mask(bits, rule.none_of), barrier))
+            near = rule.near if rule.near is not None else 0
+            nears = tuple(near) if isinstance(near, list) else (near,) * (len(groups) - 1)
+            rules.append(CompiledRule(rule, groups, needed, none_of, _mask(bits, rule.none_of), barrier, nears))
         return RuleTable(bits=bits, rules=tuple(rules), exclusion_ids=frozenset(self.config.exclusions))
 
 

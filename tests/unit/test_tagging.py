@@ -188,6 +188,25 @@ def test_actor_in_title_stands_for_a_body_sentence_without_its_own(tmp_path: Pat
         load_topic("toy_volcano", config_dir=tmp_path)
 
 
+def test_near_as_a_list_gives_each_group_its_own_distance(tmp_path: Path) -> None:
+    """``near: [N1, N2]``: the second group within N1 words of the actor, the third within N2; a list of the
+    wrong length is refused."""
+    data = json.loads(json.dumps(TOY))
+    data["concepts"]["town"] = {"terms": {"en": ["grindavik"]}}
+    data["rules"] = [{"id": "eruption_town", "level": "core", "all_of": ["volcano", "iceland", "town"],
+                      "near": [2, 12], "reason": "an Icelandic eruption reaching a town"}]
+    write_toy_topic(tmp_path, data)
+    toy = load_topic("toy_volcano", config_dir=tmp_path)
+    far_town = "The eruption in Iceland sent lava for many hours across the old fields and roads towards Grindavik."
+    assert tag_article(toy, title="", text=far_town).level == "core"
+    far_country = "The eruption, experts said on Monday in a long briefing, is Iceland's fourth near Grindavik."
+    assert tag_article(toy, title="", text=far_country).level == "none"
+    data["rules"][0]["near"] = [2]
+    write_toy_topic(tmp_path, data)
+    with pytest.raises(TopicConfigError, match="one distance per group after the first"):
+        load_topic("toy_volcano", config_dir=tmp_path)
+
+
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
