@@ -60,7 +60,8 @@ def explain(topic: Topic, title: str = "", text: str = "") -> dict[str, Any]:
             elif vetoed:
                 status = f"vetoed by {vetoed[0]}"
             elif rule.near is not None and not _near_ok(compiled, members, positions, folded):
-                status = f"terms further apart than {rule.near} words"
+                status = (f"terms further apart than {rule.near} words" if isinstance(rule.near, int)
+                          else f"terms further apart than near {rule.near} allows")
             from_title = (rule.actor_in_title and bool(title.strip()) and si > 0
                           and title_actor_ok(compiled, by_sentence.get(0, 0), mask, members, positions, folded))
             if from_title:  # the title's actor (``RuleConfig.actor_in_title``)

@@ -9,7 +9,9 @@ How a decision is made (all topic knowledge comes from the topic YAML):
 3. each rule fires where all its concept groups occur within ``window`` consecutive sentences and none of
    its ``none_of`` exclusions occurs there. Co-occurrence is local on purpose: "North Korea" in one
    paragraph and "troops" five paragraphs later is what makes a naive boolean query noisy, while a single
-   sentence anywhere — including the last — is enough;
+   sentence anywhere — including the last — is enough. A rule with ``near`` also asks its groups to sit
+   within that many words of its actor (``near: [..]``: a distance per group); one with ``actor_in_title``
+   may take its actor from the title for a body sentence that names none (``topic.RuleConfig``);
 4. the level is the best level among fired rules; the score grows with the weight and number of
    independent windows that fired (core 0.6–1.0, related 0.3–0.6, none below 0.3).
 """
@@ -196,8 +198,9 @@ def _near_ok(compiled: CompiledRule, members: list[int], positions: dict[int, li
     """Whether some term of the first group (the actor) has, for every other group, a term of that group at
     most ``near`` words away (that group's own distance when ``near`` is a list; words between the two
     terms; overlapping terms are 0 apart) and, for a rule with a barrier, no clause separator of the barrier
-    between the two. ``hay`` may be the folded text. ``groups``: the rule's groups after the first (the
-    title's actor: its second group stands in for the first, the others keep their distances)."""
+    between the two. ``hay`` may be the folded text. ``groups``: the rule's groups after the first, for the
+    title's actor: the second group is then the reference point, and each later group must be within its
+    own distance of it (the first distance is not used)."""
     barrier = compiled.barrier
     hits = [h for si in members for h in positions.get(si, ())]
     nears = compiled.nears if groups is None else compiled.nears[1:]

@@ -102,14 +102,16 @@ class RuleConfig(_Strict):
 
     ``near: [N1, N2, ...]`` gives each other group its own distance from the actor, in ``all_of`` order: a
     weapon bound tightly to its maker and the war anywhere in the clause ("a missile manufactured in and
-    supplied by North Korea struck a residential building in Kharkiv": ``near: [8, 40]``).
+    supplied by North Korea struck a residential building in Kharkiv": ``near: [8, 20]``).
 
-    ``actor_in_title: true`` (with ``near`` and at least three groups) lets the title name the actor for a
-    body sentence that names none: the title "North Korea readies a second contingent" and the sentence
-    "thousands more troops are being selected to be sent to Russia". The other groups must then be near
-    each other (``near`` words from a term of the second group, no barrier between), the sentence must hold
-    no term of the actor group (its own actor is the normal rule's business) and neither the title nor the
-    sentence a ``none_of`` concept. Subjects left out after the headline are how Korean news is written,
+    ``actor_in_title: true`` (with ``near``, at least three groups and ``window: 1``) lets the title name the
+    actor for a body sentence that names none: the title "North Korea readies a second contingent" and the
+    sentence "thousands more troops are being selected to be sent to Russia". The second group then stands
+    in for the actor: each later group must be within its distance (``near``, or its own entry of a list:
+    the first entry is not used) of a term of the second group, with no barrier between; the sentence must
+    hold no term of the actor group (its own actor is the normal rule's business) and neither the title nor
+    the sentence a ``none_of`` concept. One sentence only: a window reaching into the next sentence would
+    count the title twice beside the normal rule. Subjects left out after the headline are how Korean news is written,
     and wire copy in every language says "the troops" after a headline that named them.
     """
 
@@ -118,7 +120,7 @@ class RuleConfig(_Strict):
     all_of: list[list[str]] = Field(min_length=1)
     none_of: list[str] = Field(default_factory=list)
     window: int = Field(1, ge=1, le=5)
-    near: Annotated[int, Field(ge=0, le=30)] | list[Annotated[int, Field(ge=0, le=40)]] | None = None
+    near: Annotated[int, Field(ge=0, le=30)] | list[Annotated[int, Field(ge=0, le=30)]] | None = None
     barrier: str | None = None
     actor_in_title: bool = False
     weight: float = Field(0.9, gt=0.0, le=1.0)
@@ -195,8 +197,8 @@ class TopicConfig(_Strict):
             if isinstance(rule.near, list) and len(rule.near) != len(rule.all_of) - 1:
                 raise ValueError(f"rule {rule.id!r}: near as a list needs one distance per group after the first "
                                  f"({len(rule.all_of) - 1}), not {len(rule.near)}")
-            if rule.actor_in_title and (rule.near is None or len(rule.all_of) < 3):
-                raise ValueError(f"rule {rule.id!r}: actor_in_title needs near and at least three groups")
+            if rule.actor_in_title and (rule.near is None or len(rule.all_of) < 3 or rule.window != 1):
+                raise ValueError(f"rule {rule.id!r}: actor_in_title needs near, at least three groups and window 1")
         if self.claims is not None:
             used = self.claims.actor_concepts + self.claims.other_actor_concepts
             unknown = sorted(set(used) - set(self.concepts))

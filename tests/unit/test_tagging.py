@@ -186,6 +186,10 @@ def test_actor_in_title_stands_for_a_body_sentence_without_its_own(tmp_path: Pat
     write_toy_topic(tmp_path, data)
     with pytest.raises(TopicConfigError, match="actor_in_title needs near"):
         load_topic("toy_volcano", config_dir=tmp_path)
+    data["rules"][0].update(near=3, window=2)  # a window into the next sentence would count the title twice
+    write_toy_topic(tmp_path, data)
+    with pytest.raises(TopicConfigError, match="and window 1"):
+        load_topic("toy_volcano", config_dir=tmp_path)
 
 
 def test_near_as_a_list_gives_each_group_its_own_distance(tmp_path: Path) -> None:
