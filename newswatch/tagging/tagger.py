@@ -170,13 +170,11 @@ def _fire_rules(
                 used = [j for j in members if by_sentence[j] & needed]
                 if used[0] == si:  # otherwise the window starting at used[0] reports the co-occurrence
                     fired.append((rule, si, used))
-        if rule.actor_in_title and has_title:
-            title_mask = by_sentence.get(0, 0)
-            for si, members, mask in spans:
+        title_mask = by_sentence.get(0, 0) if has_title else 0
+        if rule.actor_in_title and title_mask & groups[0] and not title_mask & compiled.none_mask:
+            for si, members, mask in spans:  # one sentence each: ``actor_in_title`` rules have window 1
                 if si and title_actor_ok(compiled, title_mask, mask, members, positions or {}, hay):
-                    used = [j for j in members if by_sentence[j] & compiled.needed]
-                    if used[0] == si:
-                        fired.append((rule, si, [0, *used]))
+                    fired.append((rule, si, [0, si]))
     return fired, vetoes
 
 
@@ -185,27 +183,27 @@ def title_actor_ok(compiled: CompiledRule, title_mask: int, mask: int, members: 
     """Whether the body window ``members`` (concepts ``mask``) fires ``compiled`` with the actor of the title
     (concepts ``title_mask``): the title has the actor group and the window every other group, near each
     other, but no actor of its own; neither has a ``none_of`` concept (``RuleConfig.actor_in_title``)."""
-    actor, rest = compiled.groups[0], compiled.groups[1:]
+    actor = compiled.groups[0]
     if not title_mask & actor or mask & actor or (title_mask | mask) & compiled.none_mask:
         return False
-    if not all(g & mask for g in rest):
+    if not all(g & mask for g in compiled.groups[1:]):
         return False
-    return _near_ok(compiled, members, positions, hay, groups=rest)
+    return _near_ok(compiled, members, positions, hay, from_title=True)
 
 
 def _near_ok(compiled: CompiledRule, members: list[int], positions: dict[int, list[tuple[int, int, int]]],
-             hay: str, groups: tuple[int, ...] | None = None) -> bool:
+             hay: str, *, from_title: bool = False) -> bool:
     """Whether some term of the first group (the actor) has, for every other group, a term of that group at
     most ``near`` words away (that group's own distance when ``near`` is a list; words between the two
     terms; overlapping terms are 0 apart) and, for a rule with a barrier, no clause separator of the barrier
-    between the two. ``hay`` may be the folded text. ``groups``: the rule's groups after the first, for the
-    title's actor: the second group is then the reference point, and each later group must be within its
-    own distance of it (the first distance is not used)."""
+    between the two. ``hay`` may be the folded text. ``from_title``: the actor is the title's, so the second
+    group is the reference point, and each later group must be within its own distance of it (the first
+    distance is not used)."""
     barrier = compiled.barrier
     hits = [h for si in members for h in positions.get(si, ())]
-    nears = compiled.nears if groups is None else compiled.nears[1:]
-    groups = compiled.groups if groups is None else groups
-    first, rest = groups[0], groups[1:]
+    skip = 1 if from_title else 0
+    first, rest = compiled.groups[skip], compiled.groups[skip + 1:]
+    nears = compiled.nears[skip:]
     for bit, a_start, a_end in hits:
         if not bit & first:
             continue

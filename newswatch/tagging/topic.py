@@ -299,8 +299,7 @@ class Topic:
                 needed |= g
             none_of = tuple((c, bits[c]) for c in rule.none_of)
             barrier = barriers[rule.barrier] if rule.barrier is not None else None
-            near = rule.near if rule.near is not None else 0
-            nears = tuple(near) if isinstance(near, list) else (near,) * (len(groups) - 1)
+            nears = tuple(rule.near) if isinstance(rule.near, list) else (rule.near or 0,) * (len(groups) - 1)
             rules.append(CompiledRule(rule, groups, needed, none_of, _mask(bits, rule.none_of), barrier, nears))
         return RuleTable(bits=bits, rules=tuple(rules), exclusion_ids=frozenset(self.config.exclusions))
 
