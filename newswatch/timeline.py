@@ -1,16 +1,17 @@
 """The timeline view: one answer for the timeline page and for ``newswatch timeline --json``.
 
-A :class:`TimelineQuery` (validated before anything reaches Elasticsearch) becomes at most two ``_msearch``
+A :class:`TimelineQuery` (validated before anything reaches Elasticsearch) becomes at most three ``_msearch``
 round trips. With ``interval="auto"`` and no range given, the first finds the matching articles' range
 (``range_body``: the first and last publication, no hits) so that the bars are counted once, in the interval
 that range calls for (a daily histogram of two years, stacked, cost twice a monthly one at 165 k articles).
 The second holds the searches that Elasticsearch runs side by side, one per search thread (``_msearch``): the
-counting search split in two (``counting_bodies``: the total, a date histogram stacked per level or per
-topic and the entity/source/language/level/topic facets; the top stories of the range with their outlets and
-languages, and how many stories), the best articles with highlights (``hits_body``) and the claims search
-(reported troop numbers over time, who said how many, when, from the matching articles only, read from doc
-values: ``claims_body``). ``took_ms`` is Elasticsearch's own time for the round trips (and for the rare
-claims read from ``_source``); ``wall_ms`` the whole call.
+counting search split in three (``counting_bodies``: the total, a date histogram stacked per level or per
+topic and the entity/source/language/level/topic facets; the ids of the top stories of the range; how many
+stories), the best articles with highlights (``hits_body``) and the claims search (reported troop numbers
+over time, who said how many, when, from the matching articles only, read from doc values:
+``claims_body``). The third gives the top stories their dates, outlets, languages and lead article
+(``stories_body``, over those stories' articles only). ``took_ms`` is Elasticsearch's own time for the round
+trips (and for the rare leads and claims read from ``_source``); ``wall_ms`` the whole call.
 
 The page (``newswatch.web``) and the CLI call :func:`run_timeline` with the same query, so the numbers they
 show are the same numbers.
@@ -176,10 +177,11 @@ RANGE_AGGS: dict[str, Any] = {"first": {"min": {"field": "published"}}, "last": 
 
 
 def aggs_body(tq: TimelineQuery, interval: str) -> dict[str, Any]:
-    """The total, the bars, the range, the top stories and the facets, without hits: a search that returns no
-    hits lets Elasticsearch count bars and facets from its index structures (the date histogram from the
+    """The total, the bars, the range, the top stories' ids and the facets, without hits: a search that returns
+    no hits lets Elasticsearch count bars and facets from its index structures (the date histogram from the
     date's points, low-cardinality terms per term) instead of visiting every matching article, which it must
-    do as soon as the same search also collects the best hits (8x slower at 100 k articles)."""
+    do as soon as the same search also collects the best hits (8x slower at 100 k articles). The top stories
+    are only counted here; their dates, outlets and lead come from ``stories_body``."""
     return {
         "query": es_query(tq),
         "size": 0,
@@ -188,20 +190,7 @@ def aggs_body(tq: TimelineQuery, interval: str) -> dict[str, Any]:
             "timeline": _histogram(tq, interval),
             **RANGE_AGGS,
             "story_count": {"cardinality": {"field": "story_id"}},
-            "stories": {
-                # breadth first: the sub-aggregations (dates, outlets, languages, the lead article) are computed
-                # for the top stories only, not for every story of the range (tens of thousands at 1 M articles)
-                "terms": {"field": "story_id", "size": tq.top_stories or 1, "order": {"_count": "desc"},
-                          "collect_mode": "breadth_first"},
-                "aggs": {
-                    "first": {"min": {"field": "published"}},
-                    "last": {"max": {"field": "published"}},
-                    "outlets": {"terms": {"field": "source", "size": 30}},
-                    "langs": {"terms": {"field": "lang", "size": 20}},
-                    "levels": {"terms": {"field": search.level_field(tq.topic), "size": 3}},
-                    "lead": search.LEAD,
-                },
-            },
+            "stories": _story_terms(tq.top_stories or 1),
             "entities": {"terms": {"field": "entity_names", "size": FACET_SIZES["entities"]}},
             "sources": {"terms": {"field": "source", "size": FACET_SIZES["sources"]}},
             "languages": {"terms": {"field": "lang", "size": FACET_SIZES["languages"]}},
@@ -211,19 +200,46 @@ def aggs_body(tq: TimelineQuery, interval: str) -> dict[str, Any]:
     }
 
 
-STORY_AGGS = ("stories", "story_count")  # the counting search's half that reads the story ids
+def _story_terms(size: int) -> dict[str, Any]:
+    return {"terms": {"field": "story_id", "size": size, "order": {"_count": "desc"}}}
+
+
+def stories_body(tq: TimelineQuery, ids: list[str]) -> dict[str, Any]:
+    """The top stories ``ids`` (the counting search found them) with their dates, outlets, languages, levels
+    and lead article, from the matching articles of those stories only. In two steps because sub-aggregations
+    under the terms of ``story_id`` cost every matching article, not only the top stories' (even breadth
+    first, the terms keep each article's story to replay it): at 1 M articles, all time, 146 ms in one search
+    against 42 + 4 ms in two, the same buckets (bench/README.md)."""
+    query = es_query(tq)
+    query["bool"]["filter"].append({"terms": {"story_id": ids}})
+    return {"query": query, "size": 0, "track_total_hits": False, "aggs": {"stories": {
+        **_story_terms(len(ids)),
+        "aggs": {
+            "first": {"min": {"field": "published"}},
+            "last": {"max": {"field": "published"}},
+            "outlets": {"terms": {"field": "source", "size": 30}},
+            "langs": {"terms": {"field": "lang", "size": 20}},
+            "levels": {"terms": {"field": search.level_field(tq.topic), "size": 3}},
+            "lead": search.LEAD,
+        },
+    }}}
+
+
+STORY_AGGS = ("stories", "story_count")  # what reads the story ids, one search each
 
 
 def counting_bodies(tq: TimelineQuery, interval: str, *, with_range: bool = True) -> list[dict[str, Any]]:
-    """``aggs_body`` as two searches of about equal cost that Elasticsearch runs on two search threads at once:
-    the total, the bars and the facets; the stories (the terms and cardinality of ``story_id``, the field with
-    one value per story, hundreds of thousands at 1 M articles). Without ``with_range`` (the range search ran
-    first) the first and last publication are left out."""
+    """``aggs_body`` as three searches that Elasticsearch runs on its search threads at once: the total, the
+    bars and the facets; the top stories (the terms of ``story_id``, the field with one value per story,
+    hundreds of thousands at 1 M articles); how many stories (its cardinality). The two ``story_id``
+    aggregations are apart because together they cost more than apart: at 1 M articles, all time, 190 ms in
+    one search against 81 and 27 ms in two (114 k matches: 56 against 17 and 19; bench/README.md). Without
+    ``with_range`` (the range search ran first) the first and last publication are left out."""
     body = aggs_body(tq, interval)
     aggs = body["aggs"]
     skip = set(STORY_AGGS) | (set() if with_range else set(RANGE_AGGS))
     return [{**body, "aggs": {k: v for k, v in aggs.items() if k not in skip}},
-            {**body, "track_total_hits": False, "aggs": {k: aggs[k] for k in STORY_AGGS}}]
+            *({**body, "track_total_hits": False, "aggs": {k: aggs[k]}} for k in STORY_AGGS)]
 
 
 def range_body(tq: TimelineQuery) -> dict[str, Any]:
@@ -311,7 +327,8 @@ def run_timeline(es: Elasticsearch, settings: Settings, tq: TimelineQuery) -> di
         interval = pick_interval(tq.since or _millis(got.get("first", {}).get("value")),
                                  tq.until or _millis(got.get("last", {}).get("value")))
     searches: list[dict[str, Any]] = []
-    for body in counting_bodies(tq, interval, with_range=ranged is None):
+    counting = counting_bodies(tq, interval, with_range=ranged is None)
+    for body in counting:
         searches += [{"index": name}, body]
     if tq.top_articles:
         searches += [{"index": name}, hits_body(tq)]
@@ -321,10 +338,19 @@ def run_timeline(es: Elasticsearch, settings: Settings, tq: TimelineQuery) -> di
     took += int(resp.get("took", 0))  # the searches run side by side: the whole request's time, not their sum
     parts = iter(resp["responses"])
     counted = next(parts)
-    aggs = {**(ranged or {}), **counted["aggregations"], **next(parts)["aggregations"]}
+    aggs = {**(ranged or {}), **counted["aggregations"]}
+    for _ in counting[1:]:
+        aggs.update(next(parts)["aggregations"])
     hits = next(parts)["hits"]["hits"] if tq.top_articles else []
 
-    stories, extra_took = search.story_rows(es, name, aggs["stories"]["buckets"][: tq.top_stories])
+    ids = [b["key"] for b in aggs["stories"]["buckets"][: tq.top_stories]]
+    buckets: list[dict[str, Any]] = []
+    if ids:
+        detail = _msearch(es, settings, name, [{"index": name}, stories_body(tq, ids)])
+        took += int(detail.get("took", 0))
+        by_id = {b["key"]: b for b in detail["responses"][0]["aggregations"]["stories"]["buckets"]}
+        buckets = [by_id[i] for i in ids if i in by_id]  # (one written between the two searches may be missing)
+    stories, extra_took = search.story_rows(es, name, buckets)
     took += extra_took
     articles = []
     for h in hits:

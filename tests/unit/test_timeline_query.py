@@ -10,6 +10,7 @@ from newswatch.timeline import (
     hits_body,
     parse_query,
     range_body,
+    stories_body,
 )
 
 
@@ -27,22 +28,37 @@ def test_searches_read_only_what_they_show() -> None:
     assert claims["docvalue_fields"] == ["id", "claims_json"]
 
 
-def test_counting_is_split_in_two_searches_that_together_count_everything_once() -> None:
+def test_counting_is_split_in_three_searches_that_together_count_everything_once() -> None:
     tq = parse_query({"q": "Kursk", "topic": "dprk_russia_troops"})
     whole = aggs_body(tq, "month")
-    bars, stories = counting_bodies(tq, "month")
-    # the same query, every aggregation in exactly one of the two; the total counted once
-    assert bars["query"] == stories["query"] == whole["query"]
-    assert set(bars["aggs"]) | set(stories["aggs"]) == set(whole["aggs"])
-    assert not set(bars["aggs"]) & set(stories["aggs"]) and set(stories["aggs"]) == set(STORY_AGGS)
-    assert bars["track_total_hits"] is True and stories["track_total_hits"] is False
-    assert bars["size"] == stories["size"] == 0
+    bars, stories, count = counting_bodies(tq, "month")
+    # the same query, every aggregation in exactly one of the three; the total counted once
+    assert bars["query"] == stories["query"] == count["query"] == whole["query"]
+    assert set(bars["aggs"]) | set(stories["aggs"]) | set(count["aggs"]) == set(whole["aggs"])
+    assert set(stories["aggs"]) == {"stories"} and set(count["aggs"]) == {"story_count"}
+    assert not set(bars["aggs"]) & set(STORY_AGGS)
+    assert bars["track_total_hits"] is True and stories["track_total_hits"] is count["track_total_hits"] is False
+    assert bars["size"] == stories["size"] == count["size"] == 0
+    # the top stories are only counted there: no sub-aggregation keeps every article's story to replay it
+    assert "aggs" not in stories["aggs"]["stories"]
     # once the range search ran, its first and last are not asked again
-    bars_only, _ = counting_bodies(tq, "month", with_range=False)
+    bars_only, _, _ = counting_bodies(tq, "month", with_range=False)
     assert {"first", "last"} & set(bars_only["aggs"]) == set()
     ranged = range_body(tq)
     assert ranged["size"] == 0 and ranged["track_total_hits"] is False and set(ranged["aggs"]) == {"first", "last"}
     assert ranged["query"] == whole["query"]
+
+
+def test_the_top_stories_details_come_from_their_own_articles_only() -> None:
+    tq = parse_query({"q": "Kursk", "langs": ["en"], "topic": "dprk_russia_troops"})
+    body = stories_body(tq, ["s1", "s2"])
+    # the timeline's query and filters, narrowed to the stories found; their dates, outlets and lead
+    assert body["query"]["bool"]["filter"][:-1] == aggs_body(tq, "month")["query"]["bool"]["filter"]
+    assert body["query"]["bool"]["filter"][-1] == {"terms": {"story_id": ["s1", "s2"]}}
+    terms = body["aggs"]["stories"]
+    assert terms["terms"]["size"] == 2 and terms["terms"]["order"] == {"_count": "desc"}
+    assert {"first", "last", "outlets", "langs", "levels", "lead"} == set(terms["aggs"])
+    assert body["size"] == 0 and body["track_total_hits"] is False
 
 
 def test_claims_json_holds_what_the_claims_chart_shows() -> None:
