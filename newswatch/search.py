@@ -130,17 +130,8 @@ def list_stories(es: Elasticsearch, settings: Settings, query: str | None = None
     resp = es.search(
         index=index.index_name(settings, "articles"), size=0,
         query=build_query(query, levels=levels, topic=topic),
-        aggs={"stories": {
-            "terms": {"field": "story_id", "size": size, "order": {"last": "desc"}},
-            "aggs": {
-                "last": {"max": {"field": "published"}},
-                "first": {"min": {"field": "published"}},
-                "outlets": {"terms": {"field": "source", "size": 50}},
-                "levels": {"terms": {"field": level_field(topic), "size": 3}},
-                "langs": {"terms": {"field": "lang", "size": 20}},
-                "lead": LEAD,
-            },
-        }},
+        aggs={"stories": {"terms": {"field": "story_id", "size": size, "order": {"last": "desc"}},
+                          "aggs": story_aggs(topic, outlets=50)}},
     )
     return story_rows(es, index.index_name(settings, "articles"), resp["aggregations"]["stories"]["buckets"])[0]
 
@@ -152,9 +143,22 @@ LEAD: dict[str, Any] = {"top_hits": {"size": 1, "sort": [{"published": "asc"}], 
                                      "stored_fields": "_none_", "docvalue_fields": LEAD_FIELDS}}
 
 
+def story_aggs(topic: str | None, *, outlets: int) -> dict[str, Any]:
+    """What ``story_row`` reads of a ``story_id`` terms bucket: first and last publication, outlets, languages,
+    levels (of ``topic``) and the lead article."""
+    return {
+        "first": {"min": {"field": "published"}},
+        "last": {"max": {"field": "published"}},
+        "outlets": {"terms": {"field": "source", "size": outlets}},
+        "langs": {"terms": {"field": "lang", "size": 20}},
+        "levels": {"terms": {"field": level_field(topic), "size": 3}},
+        "lead": LEAD,
+    }
+
+
 def story_row(bucket: dict[str, Any]) -> dict[str, Any]:
     """One story of a ``story_id`` terms bucket with the sub-aggregations first/last/outlets/langs/levels/lead
-    (``list_stories`` and the timeline view build the same ones); ``title`` is None when the lead's title is
+    (``story_aggs``: ``list_stories`` and the timeline view); ``title`` is None when the lead's title is
     longer than ``title.raw`` keeps (``story_rows`` reads those from ``_source``)."""
     lead = bucket["lead"]["hits"]["hits"][0]
     fields = lead.get("fields", {})

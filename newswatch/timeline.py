@@ -212,17 +212,8 @@ def stories_body(tq: TimelineQuery, ids: list[str]) -> dict[str, Any]:
     against 42 + 4 ms in two, the same buckets (bench/README.md)."""
     query = es_query(tq)
     query["bool"]["filter"].append({"terms": {"story_id": ids}})
-    return {"query": query, "size": 0, "track_total_hits": False, "aggs": {"stories": {
-        **_story_terms(len(ids)),
-        "aggs": {
-            "first": {"min": {"field": "published"}},
-            "last": {"max": {"field": "published"}},
-            "outlets": {"terms": {"field": "source", "size": 30}},
-            "langs": {"terms": {"field": "lang", "size": 20}},
-            "levels": {"terms": {"field": search.level_field(tq.topic), "size": 3}},
-            "lead": search.LEAD,
-        },
-    }}}
+    return {"query": query, "size": 0, "track_total_hits": False,
+            "aggs": {"stories": {**_story_terms(len(ids)), "aggs": search.story_aggs(tq.topic, outlets=30)}}}
 
 
 STORY_AGGS = ("stories", "story_count")  # what reads the story ids, one search each
