@@ -116,6 +116,13 @@ def test_filters_narrow_and_the_whole_picture_adds_up(indexed: dict[str, Any]) -
     assert both["total"] <= min(langs["en"], everything["facets"]["sources"][0]["count"])
     entity = everything["facets"]["entities"][0]
     assert api(indexed, [("entity", entity["key"])])["total"] == entity["count"]
+    # the top stories, largest first, each with its own articles' count, outlets and languages (counted in one
+    # search, described in the next: the two agree)
+    counts = [s["articles"] for s in everything["stories"]]
+    assert counts == sorted(counts, reverse=True) and counts[0] >= 2
+    for s in everything["stories"][:3]:
+        alone = api(indexed, {"story": s["story_id"]})
+        assert alone["total"] == s["articles"] and alone["stories"] == [s]
     # one story (the link in alert emails)
     story = next(s for s in everything["stories"] if s["articles"] == 2)
     one = api(indexed, {"story": story["story_id"]})
