@@ -137,6 +137,7 @@ def _fire_rules(
     vetoes: list[tuple[RuleConfig, int, str]] = []
     ids = sorted(by_sentence)
     windows: dict[int, list[tuple[int, list[int], int]]] = {}
+    title_mask = by_sentence.get(0, 0) if has_title else 0
     for compiled in rules:
         rule = compiled.rule
         size = rule.window
@@ -170,7 +171,6 @@ def _fire_rules(
                 used = [j for j in members if by_sentence[j] & needed]
                 if used[0] == si:  # otherwise the window starting at used[0] reports the co-occurrence
                     fired.append((rule, si, used))
-        title_mask = by_sentence.get(0, 0) if has_title else 0
         if rule.actor_in_title and title_mask & groups[0] and not title_mask & compiled.none_mask:
             for si, members, mask in spans:  # one sentence each: ``actor_in_title`` rules have window 1
                 if si and title_actor_ok(compiled, title_mask, mask, members, positions or {}, hay):

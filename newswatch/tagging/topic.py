@@ -112,7 +112,9 @@ class RuleConfig(_Strict):
     hold no term of the actor group (its own actor is the normal rule's business) and neither the title nor
     the sentence a ``none_of`` concept. One sentence only: a window reaching into the next sentence would
     count the title twice beside the normal rule. Subjects left out after the headline are how Korean news is written,
-    and wire copy in every language says "the troops" after a headline that named them.
+    and wire copy in every language says "the troops" after a headline that named them. The first group need
+    not be the actor: a rule whose first group is the theatre lets the headline name the war place ("Курщина:
+    ...") for a body sentence that names the soldiers (``dprk_title_theatre_personnel``).
     """
 
     id: str
