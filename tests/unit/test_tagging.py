@@ -48,6 +48,21 @@ LEVEL_CASES = [
     ("none_workers", "", "Thousands of North Korean workers arrived in Russia on student visas.", "none"),
     ("none_kpop", "", "K-pop fans packed a Moscow concert hall for a Korean culture festival.", "none"),
     ("none_empty", "", "", "none"),
+    # (v9) a pointer back to the DPRK's troops of the sentence before places them in the war
+    ("en_pointer_back", "", "North Korea has readied another 3,000 military engineers. Seoul says these units "
+     "will rebuild bridges in the Kursk region.", "core"),
+    ("uk_pointer_back", "", "Пхеньян відправляє ще дві тисячі військових саперів. За даними розвідки, ці "
+     "підрозділи розміновуватимуть Курщину.", "core"),
+    ("none_pointer_to_nothing", "", "North Korea held a party congress on Monday. Russian officials said these "
+     "units would reinforce Kursk.", "none"),
+    ("none_pointer_across_a_clause", "", "Россия перебросила две бригады морской пехоты под Курск. В КНДР тем "
+     "временем прошёл съезд, а эти подразделения уже под Курском.", "none"),
+    ("en_overseas_operation", "", "Kim Jong Un honoured soldiers killed in the overseas military operation.", "core"),
+    ("en_pows_from_north_korea", "", "Ukraine says it holds two POWs from North Korea.", "core"),
+    ("none_dprk_navy", "", "A small contingent of the Korean People's Army Navy joined a wreath-laying in "
+     "Vladivostok on May 9.", "none"),
+    ("related_general_staff_talks", "", "A delegation of the Russian General Staff held talks with the military "
+     "leadership of the DPRK in Pyongyang.", "related"),
 ]
 
 
