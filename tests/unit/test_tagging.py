@@ -57,6 +57,8 @@ LEVEL_CASES = [
      "units would reinforce Kursk.", "none"),
     ("none_pointer_across_a_clause", "", "Россия перебросила две бригады морской пехоты под Курск. В КНДР тем "
      "временем прошёл съезд, а эти подразделения уже под Курском.", "none"),
+    # 나선 is "stepped forward" here, not Rason
+    ("none_ko_stepped_forward", "", "러시아군이 반격에 나선 쿠르스크에서 병력 수천 명이 이동했다.", "none"),
     ("en_overseas_operation", "", "Kim Jong Un honoured soldiers killed in the overseas military operation.", "core"),
     ("en_pows_from_north_korea", "", "Ukraine says it holds two POWs from North Korea.", "core"),
     ("none_dprk_navy", "", "A small contingent of the Korean People's Army Navy joined a wreath-laying in "
