@@ -53,6 +53,7 @@ LEVEL_CASES = [
      "will rebuild bridges in the Kursk region.", "core"),
     ("uk_pointer_back", "", "Пхеньян відправляє ще дві тисячі військових саперів. За даними розвідки, ці "
      "підрозділи розміновуватимуть Курщину.", "core"),
+    ("en_pointer_as_personnel", "", "Pyongyang sent the contingent to Kursk last autumn.", "core"),
     ("none_pointer_to_nothing", "", "North Korea held a party congress on Monday. Russian officials said these "
      "units would reinforce Kursk.", "none"),
     ("none_pointer_across_a_clause", "", "Россия перебросила две бригады морской пехоты под Курск. В КНДР тем "
