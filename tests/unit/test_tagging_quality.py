@@ -92,6 +92,7 @@ SPLITS = {  # split: (files, the fewest items it may hold)
     "heldout_lookalikes": ("heldout_lookalikes.jsonl", 150), "heldout_written_b": ("heldout_written_b.jsonl", 100),
     "heldout_written_d": ("heldout_written_d.jsonl", 100), "heldout_written_g": ("heldout_written_g.jsonl", 100),
     "heldout_written_l": ("heldout_written_l.jsonl", 50),
+    "heldout_written_o": ("heldout_written_o.jsonl", 50),
 }
 
 
