@@ -60,6 +60,12 @@ LEVEL_CASES = [
      "временем прошёл съезд, а эти подразделения уже под Курском.", "none"),
     # 나선 is "stepped forward" here, not Rason
     ("none_ko_stepped_forward", "", "러시아군이 반격에 나선 쿠르스크에서 병력 수천 명이 이동했다.", "none"),
+    # "Korean units" next to the war are the DPRK's, as "корейские военные" are; not South Korea's or Russia's own
+    ("en_korean_units", "", "The diary belonged to one of the Korean units fighting alongside Russian marines near "
+     "Kursk.", "core"),
+    ("none_ethnic_korean", "", "Sakhalin mourns an ethnic Korean soldier of the Russian army killed in the Kursk "
+     "region.", "none"),
+    ("none_south_korean_soldiers", "", "South Korean soldiers watched a briefing on the fighting in Kursk.", "none"),
     ("en_overseas_operation", "", "Kim Jong Un honoured soldiers killed in the overseas military operation.", "core"),
     ("en_pows_from_north_korea", "", "Ukraine says it holds two POWs from North Korea.", "core"),
     ("none_dprk_navy", "", "A small contingent of the Korean People's Army Navy joined a wreath-laying in "
