@@ -28,11 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from newswatch import encoder  # noqa: E402
-from newswatch.tagging.explain import explain, prf  # noqa: E402
+from newswatch.tagging.explain import LEVELS, above, explain, prf  # noqa: E402
 from newswatch.tagging.topic import load_topic  # noqa: E402
 
 DEVSET = ROOT / "tests" / "data" / "devset"
-LEVELS = ("none", "related", "core")
 STATUSES = ("fired", "missing", "vetoed", "terms further")
 
 
@@ -88,7 +87,7 @@ def scores(items: list[dict[str, Any]], pred: list[str]) -> dict[str, Any]:
     gold = [it["label"] for it in items]
     looks = [(it["label"], p) for it, p in zip(items, pred, strict=True)
              if str(it.get("category", "")).startswith("lookalike")]
-    fp = sum(LEVELS.index(p) > LEVELS.index(g) for g, p in looks)
+    fp = sum(above(p, g) for g, p in looks)
     return {"n": len(items), "core": prf(gold, pred, {"core"}), "core_related": prf(gold, pred, {"core", "related"}),
             "fp_rate_lookalikes": round(fp / len(looks), 4) if looks else 0.0}
 
