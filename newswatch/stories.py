@@ -518,8 +518,15 @@ class _Window:
 _NO_VECTOR = pack([0.0] * DIMS)
 
 
+# an article in a story: the pipeline clusters only what a topic tags (``steps.indexing.wants_story``); the
+# rest has no story id, and is no neighbour (it would stand for a story of its own id that nothing is in)
+_IN_STORY = {"exists": {"field": "story_id"}}
+
+
 def _when(lo_ms: int, hi_ms: int) -> dict[str, Any]:
-    return {"range": {"published": {"gte": lo_ms, "lte": hi_ms, "format": "epoch_millis"}}}
+    """The articles in a story published from ``lo_ms`` to ``hi_ms``."""
+    return {"bool": {"filter": [{"range": {"published": {"gte": lo_ms, "lte": hi_ms, "format": "epoch_millis"}}},
+                                _IN_STORY]}}
 
 
 # an article with an embedding or a MinHash but not its packed copy (indexed before those were stored)
@@ -702,7 +709,7 @@ class _Reads:
         fresh: list[tuple[str, dict[str, Any]]] = []
         for start in range(0, len(ids), PAGE):  # (one without a time is in no part)
             fresh += [(i, f) for i, f in _pages(self.es, self.index, {"ids": {"values": list(ids[start:start + PAGE])}})
-                      if "published" in f]
+                      if "published" in f and "story_id" in f]  # (one without a story is no neighbour)
         back = _parse_window(fresh)
         millis = np.asarray([int(f["published"][0]) for _, f in fresh], dtype=np.int64)
         parts = []
@@ -775,7 +782,7 @@ def _band_neighbours(es: Any, index: str, batch: list[dict[str, Any]]) -> dict[s
     bands that most articles of a busy index share."""
     searches = [(a["id"], {"size": dedupe.CANDIDATES, **_IDS_ONLY, "track_total_hits": False, "query": {"bool": {
         "should": [{"constant_score": {"filter": {"term": {"minhash_bands": b}}}} for b in a["minhash_bands"]],
-        "minimum_should_match": 1, "must_not": [{"ids": {"values": [a["id"]]}}]}}})
+        "minimum_should_match": 1, "filter": [_IN_STORY], "must_not": [{"ids": {"values": [a["id"]]}}]}}})
         for a in batch if a.get("minhash_bands")]
     found = _msearch_story_ids(es, index, searches)
     return {a["id"]: found.get(a["id"], set()) for a in batch}
@@ -912,7 +919,7 @@ def _neighbours_by_search(es: Any, index: str, batch: list[dict[str, Any]],
         if not art.get("embedding"):
             continue
         # the knn *query* (in the query phase), not the top-level knn section (a DFS round of its own)
-        flt: list[dict[str, Any]] = []
+        flt: list[dict[str, Any]] = [_IN_STORY]
         if _feat(art).hours is not None:
             flt.append({"range": {"published": {"gte": f"{art['published']}||-{window}",
                                                 "lte": f"{art['published']}||+{window}"}}})

@@ -9,9 +9,9 @@ per thread are in flight or waiting to be extracted, and ``fetch_batch`` stores 
 ``PAGE_CHUNK`` pages instead of holding a whole batch's pages (a first poll of 250 feeds at 50 new items each
 is 12,500 pages, ~2 GB of HTML at real pages' ~170 kB).
 
-``fetch_batch`` also computes each new article's story embedding (``indexing.add_embeddings``, per stored
-chunk): it needs nothing but the article, so it runs in the parallel fetch shards, not in the one index step
-that must see every shard's articles.
+``fetch_batch`` also computes the story embedding of each new article a topic tags (``indexing.embed_tagged``,
+per stored chunk; only those are clustered): it needs nothing but the article, so it runs in the parallel
+fetch shards, not in the one index step that must see every shard's articles.
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ from newswatch.politeness import host_limiter
 from newswatch.records import Article, Entry, Failure, Page
 from newswatch.runtime import Runtime
 from newswatch.staging import ARTICLES, ENTRIES, FAILURES, check_batch_id, read_records, write_records
-from newswatch.steps.indexing import add_embeddings
+from newswatch.steps.indexing import embed_tagged
 from newswatch.steps.poll import Report
+from newswatch.tagging import load_topics
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +156,8 @@ def fetch_batch(rt: Runtime, batch: str, *, on_report: Callable[[Report], None] 
         known.update(seen)
         # the story embedding, here in the parallel shards rather than in the one index step after them
         # (while this thread encodes, the download threads go on: the encoder releases the GIL)
-        add_embeddings([a for a, _, _ in chunk if a.id not in seen])
+        if new := [a for a, _, _ in chunk if a.id not in seen]:  # the topics: compiled once a process, ~0.4 s
+            embed_tagged(load_topics(settings.config_dir, default=settings.topic), new)
         index.store_pages(es, settings, (Page.of(a, html, ctype) for a, html, ctype in chunk if a.id not in seen))
         chunk.clear()
 

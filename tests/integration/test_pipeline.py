@@ -62,12 +62,21 @@ def test_pipeline_indexes_tags_alerts_once(settings_factory, demo_site, smtp_sin
         "claims.count": {"gte": 10000, "lte": 12000}}})["hits"]["total"]["value"]
     assert counts >= 3
 
-    # stories: articles with the same story key share a story id, others do not
-    story_of = {exp["story"]: set() for exp in expected}
+    # stories: the pages a topic tags are clustered (``indexing.wants_story``); those with the same story key
+    # share a story id, others do not; a page no topic tags has no story, and no embedding was made for it
+    tagged = [exp for exp in expected if set(exp["expected_levels"].values()) - {"none"}]
+    assert 0 < len(tagged) < len(expected)
+    story_of: dict[str, set[str]] = {exp["story"]: set() for exp in tagged}
     for exp in expected:
-        story_of[exp["story"]].add(next(d for u, d in docs.items() if u.endswith(exp["path"]))["story_id"])
-    assert all(len(ids) == 1 for ids in story_of.values()), story_of
+        doc = next(d for u, d in docs.items() if u.endswith(exp["path"]))
+        if exp in tagged:
+            story_of[exp["story"]].add(doc["story_id"])
+        else:
+            assert doc["story_id"] is None, exp["path"]
+    assert all(len(ids) == 1 and None not in ids for ids in story_of.values()), story_of
     assert len({next(iter(ids)) for ids in story_of.values()}) == len(story_of)
+    embedded = es.count(index=art_index, query={"exists": {"field": "embedding"}})["count"]
+    assert embedded == len(tagged)
 
     recipients = [Recipient(email="analyst@example.org")]
     sent = alerts.send_alerts(settings, es, lambda: smtp_connect(settings), recipients)
@@ -137,8 +146,9 @@ def test_failed_send_is_retried_and_never_duplicated(settings_factory, demo_site
 
 def test_the_fetch_shards_stage_story_embeddings_and_the_index_step_does_not_embed_again(
         settings_factory, demo_site, tmp_path: Path, monkeypatch) -> None:
-    """The encoder runs in the parallel fetch step: each staged article carries its title + lead vector, the
-    one the index step would compute, and the index step (one process for every shard) encodes nothing."""
+    """The encoder runs in the parallel fetch step: each staged article a topic tags (only those are clustered)
+    carries its title + lead vector, the one the index step would compute, the others none, and the index step
+    (one process for every shard) encodes nothing."""
     import numpy as np
 
     from newswatch import encoder
@@ -151,8 +161,12 @@ def test_the_fetch_shards_stage_story_embeddings_and_the_index_step_does_not_emb
     fetched = steps.fetch_batch(rt, "emb")
     staged = [Article.model_validate(r) for r in read_records(rt.staging, "emb", ARTICLES)]
     assert len(staged) == fetched["articles"] == len(expected_articles())
-    assert all(a.embedding and len(a.embedding) == encoder.DIMS for a in staged)
-    sample = staged[:5]
+    path_tagged = {e["path"]: bool(set(e["expected_levels"].values()) - {"none"}) for e in expected_articles()}
+    tagged = [a for a in staged if next(t for p, t in path_tagged.items() if a.url.endswith(p))]
+    assert 0 < len(tagged) < len(staged)
+    assert all(bool(a.embedding) == (a in tagged) for a in staged)
+    assert all(len(a.embedding or ()) == encoder.DIMS for a in tagged)
+    sample = tagged[:5]
     again = encoder.embed([encoder.article_text(a.title, a.text) for a in sample])
     assert np.allclose(np.array([a.embedding for a in sample]), again, atol=1e-5)
 
@@ -163,4 +177,6 @@ def test_the_fetch_shards_stage_story_embeddings_and_the_index_step_does_not_emb
     assert steps.index_batches(rt, ["emb"])["indexed"] == len(staged)
     es_docs = rt.es.search(index=index.index_name(settings, "articles"), size=500,
                            source_includes=["id", "embedding"])["hits"]["hits"]
-    assert len(es_docs) == len(staged) and all(len(h["_source"]["embedding"]) == encoder.DIMS for h in es_docs)
+    assert len(es_docs) == len(staged)
+    assert sorted(h["_id"] for h in es_docs if len(h["_source"].get("embedding") or ()) == encoder.DIMS) == \
+        sorted(a.id for a in tagged)

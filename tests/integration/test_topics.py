@@ -55,15 +55,20 @@ def test_retag_after_a_topic_is_enabled_keeps_stories_and_indexed_at(settings_fa
     rt = Runtime(settings_factory(config_dir=config))
     steps.index_articles(rt, articles())
     name = index.index_name(rt.settings, "articles")
-    before = {h["_id"]: h["_source"] for h in rt.es.search(index=name)["hits"]["hits"]}
+    before = {h["_id"]: h["_source"] for h in rt.es.search(index=name, source_exclude_vectors=False)["hits"]["hits"]}
     assert all(set(d["topics"]) == {"dprk_russia_troops"} for d in before.values())
     drones_file.write_text(drones_file.read_text(encoding="utf-8").replace("enabled: false", "enabled: true"),
                            encoding="utf-8")
     redone = steps.retag(rt)
     assert redone["indexed"] == 2 and redone["created"] == 0
-    after = {h["_id"]: h["_source"] for h in rt.es.search(index=name)["hits"]["hits"]}
+    after = {h["_id"]: h["_source"] for h in rt.es.search(index=name, source_exclude_vectors=False)["hits"]["hits"]}
     for i, doc in after.items():
         assert set(doc["topics"]) == {"dprk_russia_troops", "iran_drones_russia"}
-        assert doc["indexed_at"] == before[i]["indexed_at"] and doc["story_id"] == before[i]["story_id"]
+        assert doc["indexed_at"] == before[i]["indexed_at"]
+        if before[i]["topic_levels"]:  # a story once assigned stays
+            assert doc["story_id"] == before[i]["story_id"]
+        else:  # no topic tagged the drones article: it had no story (nor embedding); tagged now, it has both
+            assert before[i]["story_id"] is None and before[i].get("embedding") is None
+            assert doc["story_id"] == i and len(doc["embedding"]) == 512
     assert sorted(lv for d in after.values() for lv in d["topic_levels"]) == [
         "dprk_russia_troops:core", "iran_drones_russia:core"]
