@@ -78,6 +78,12 @@ def core_anywhere(expected: list[dict]) -> int:
     return sum(1 for e in expected if "core" in e["expected_levels"].values())
 
 
+def tagged(exp: dict) -> bool:
+    """Whether a topic tags the sample site's page ``exp`` (so the pipeline clusters it into a story:
+    ``steps.indexing.wants_story``)."""
+    return bool(set(exp["expected_levels"].values()) - {"none"})
+
+
 def ingest_sample_site(es_url: str, demo_site: str, tmp: Path) -> tuple[dict[str, str], str]:
     """The sample site polled, fetched and indexed through the CLI (``newswatch ingest``) under a new index
     prefix; returns the CLI's environment and the prefix (the articles are refreshed, ready to search)."""

@@ -15,7 +15,7 @@ from newswatch.localstack.demosite import expected_articles
 from newswatch.runtime import Runtime
 from newswatch.search import search_articles
 from newswatch.timeline import TimelineQuery, run_timeline
-from tests.integration.helpers import core_anywhere, expected_alerts, write_demo_feeds, wrong_levels
+from tests.integration.helpers import core_anywhere, expected_alerts, tagged, write_demo_feeds, wrong_levels
 
 pytestmark = pytest.mark.integration
 
@@ -64,19 +64,19 @@ def test_pipeline_indexes_tags_alerts_once(settings_factory, demo_site, smtp_sin
 
     # stories: the pages a topic tags are clustered (``indexing.wants_story``); those with the same story key
     # share a story id, others do not; a page no topic tags has no story, and no embedding was made for it
-    tagged = [exp for exp in expected if set(exp["expected_levels"].values()) - {"none"}]
-    assert 0 < len(tagged) < len(expected)
-    story_of: dict[str, set[str]] = {exp["story"]: set() for exp in tagged}
+    in_stories = [exp for exp in expected if tagged(exp)]
+    assert 0 < len(in_stories) < len(expected)
+    story_of: dict[str, set[str]] = {exp["story"]: set() for exp in in_stories}
     for exp in expected:
         doc = next(d for u, d in docs.items() if u.endswith(exp["path"]))
-        if exp in tagged:
+        if tagged(exp):
             story_of[exp["story"]].add(doc["story_id"])
         else:
             assert doc["story_id"] is None, exp["path"]
     assert all(len(ids) == 1 and None not in ids for ids in story_of.values()), story_of
     assert len({next(iter(ids)) for ids in story_of.values()}) == len(story_of)
     embedded = es.count(index=art_index, query={"exists": {"field": "embedding"}})["count"]
-    assert embedded == len(tagged)
+    assert embedded == len(in_stories)
 
     recipients = [Recipient(email="analyst@example.org")]
     sent = alerts.send_alerts(settings, es, lambda: smtp_connect(settings), recipients)
@@ -161,12 +161,11 @@ def test_the_fetch_shards_stage_story_embeddings_and_the_index_step_does_not_emb
     fetched = steps.fetch_batch(rt, "emb")
     staged = [Article.model_validate(r) for r in read_records(rt.staging, "emb", ARTICLES)]
     assert len(staged) == fetched["articles"] == len(expected_articles())
-    path_tagged = {e["path"]: bool(set(e["expected_levels"].values()) - {"none"}) for e in expected_articles()}
-    tagged = [a for a in staged if next(t for p, t in path_tagged.items() if a.url.endswith(p))]
-    assert 0 < len(tagged) < len(staged)
-    assert all(bool(a.embedding) == (a in tagged) for a in staged)
-    assert all(len(a.embedding or ()) == encoder.DIMS for a in tagged)
-    sample = tagged[:5]
+    in_stories = [a for a in staged if any(tagged(e) and a.url.endswith(e["path"]) for e in expected_articles())]
+    assert 0 < len(in_stories) < len(staged)
+    assert all(bool(a.embedding) == (a in in_stories) for a in staged)
+    assert all(len(a.embedding or ()) == encoder.DIMS for a in in_stories)
+    sample = in_stories[:5]
     again = encoder.embed([encoder.article_text(a.title, a.text) for a in sample])
     assert np.allclose(np.array([a.embedding for a in sample]), again, atol=1e-5)
 
@@ -179,4 +178,4 @@ def test_the_fetch_shards_stage_story_embeddings_and_the_index_step_does_not_emb
                            source_includes=["id", "embedding"])["hits"]["hits"]
     assert len(es_docs) == len(staged)
     assert sorted(h["_id"] for h in es_docs if len(h["_source"].get("embedding") or ()) == encoder.DIMS) == \
-        sorted(a.id for a in tagged)
+        sorted(a.id for a in in_stories)
