@@ -42,9 +42,9 @@ import gc
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -219,6 +219,26 @@ class _Table:
         self.codes: dict[str, int] = {}
         self.langs = np.array([self.codes.setdefault(f.lang, len(self.codes)) if f.lang else -1 for f in rows],
                               dtype=np.int64)
+        # the rows that name each entity and report each count (the shared evidence of an article with all of
+        # its candidates at once, entity by entity: ``_combined``)
+        by_entity: dict[str, list[int]] = {}
+        by_number: dict[int, list[int]] = {}
+        for r, f in enumerate(rows):
+            for e in f.entities:
+                by_entity.setdefault(e, []).append(r)
+            for x in f.numbers:
+                by_number.setdefault(x, []).append(r)
+        self.entity_rows = {e: np.asarray(r, dtype=np.int64) for e, r in by_entity.items()}
+        self.number_rows = {x: np.asarray(r, dtype=np.int64) for x, r in by_number.items()}
+        self.named = np.array([bool(f.entities) for f in rows], dtype=bool)
+        self.counted = np.array([bool(f.numbers) for f in rows], dtype=bool)
+        self._masses: tuple[Rarity, np.ndarray] | None = None
+
+    def masses(self, rarity: Rarity) -> np.ndarray:
+        """Each row's summed entity weight (``Rarity.mass``) under ``rarity``."""
+        if self._masses is None or self._masses[0] is not rarity:
+            self._masses = (rarity, np.array([rarity.mass(f) for f in self.rows], dtype=np.float64))
+        return self._masses[1]
 
 
 def _rows(table: _Table, feats: list[_Features]) -> np.ndarray | None:
@@ -261,31 +281,42 @@ def scores(a: dict[str, Any], others: Sequence[dict[str, Any]], params: StoryPar
             cos[fit] = table.vecs[rows[fit]] @ fa.vec
     theirs = table.langs[rows]
     other_lang = (theirs >= 0) & (theirs != table.codes.get(fa.lang, -2)) if fa.lang else np.zeros(n, dtype=bool)
-    return _combined(fa, fbs, gap, close, near, cos, other_lang, params, rarity)
+    return _combined(fa, table, rows, gap, close, near, cos, other_lang, params, rarity)
 
 
-def _combined(fa: _Features, fbs: list[_Features], gap: np.ndarray, close: np.ndarray, near: np.ndarray,
-              cos: np.ndarray, other_lang: np.ndarray, params: StoryParams, rarity: Rarity) -> list[float]:
-    """The scores from the terms computed for all candidates at once, with the entities and counts shared,
-    pair by pair, where a score is computed."""
-    n = len(fbs)
+def _combined(fa: _Features, table: _Table, rows: np.ndarray, gap: np.ndarray, close: np.ndarray,
+              near: np.ndarray, cos: np.ndarray, other_lang: np.ndarray, params: StoryParams,
+              rarity: Rarity) -> list[float]:
+    """The scores from the terms computed for all candidates (``rows`` of ``table``) at once, with the
+    entities and counts shared where a score is computed: for each entity and count of ``fa``, the candidates
+    that name it too (``table.entity_rows``), not each candidate's set against ``fa``'s."""
+    n = len(rows)
     live = np.zeros(n, dtype=bool)
     live[close] = True
     live &= ~near & ~np.isnan(cos)
     entity = np.zeros(n)
     number = np.zeros(n)
-    if fa.entities or fa.numbers:  # the shared evidence, pair by pair, only where a score is computed
-        a_mass = rarity.mass(fa)
-        for i in np.flatnonzero(live):
-            fb = fbs[i]
-            if fa.entities and fb.entities:
-                # rarity-weighted Jaccard; the floor on the denominator keeps two articles that name only the
-                # topic's own (common, light) entities from scoring full agreement on them
-                shared = sum(rarity.entity(e) for e in fa.entities & fb.entities)
-                entity[i] = params.entity * shared / max(params.entity_mass, a_mass + rarity.mass(fb) - shared)
-            if fa.numbers and fb.numbers:
-                both = fa.numbers & fb.numbers
-                number[i] = params.number * max(rarity.number(x) for x in both) if both else -params.conflict
+    scored = np.flatnonzero(live)
+    if (fa.entities or fa.numbers) and scored.size:  # the shared evidence, only where a score is computed
+        at = np.full(len(table.rows), -1, dtype=np.int64)  # table row -> its place among the scored
+        at[rows[scored]] = np.arange(scored.size)
+        if fa.entities:
+            shared = np.zeros(scored.size)
+            for e in fa.entities:
+                if (found := table.entity_rows.get(e)) is not None and (p := at[found])[p >= 0].size:
+                    shared[p[p >= 0]] += rarity.entity(e)
+            # rarity-weighted Jaccard; the floor on the denominator keeps two articles that name only the
+            # topic's own (common, light) entities from scoring full agreement on them
+            floor = np.maximum(params.entity_mass, rarity.mass(fa) + table.masses(rarity)[rows[scored]] - shared)
+            entity[scored] = np.where(table.named[rows[scored]], params.entity * shared / floor, 0.0)
+        if fa.numbers:
+            best = np.full(scored.size, -np.inf)  # the rarest count both report
+            for x in fa.numbers:
+                if (found := table.number_rows.get(x)) is not None and (p := at[found])[p >= 0].size:
+                    q = p[p >= 0]
+                    best[q] = np.maximum(best[q], rarity.number(x))
+            both = np.where(best > -np.inf, params.number * best, -params.conflict)
+            number[scored] = np.where(table.counted[rows[scored]], both, 0.0)
     score = cos + entity + number - params.decay_per_day * gap / 24.0 + params.cross_language * other_lang
     score = np.where(live, score, -9.0)
     score[near] = 9.0  # near is only ever set within the window
@@ -631,6 +662,33 @@ def _gaps(lo: int, hi: int, have: Sequence[tuple[int, int]]) -> list[tuple[int, 
     return out
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _doc_values(doc: dict[str, Any]) -> dict[str, list[Any]] | None:
+    """The doc values a window read gives of ``doc``, an article as the index step stores it
+    (``_MEMBER_FIELDS``: keywords sorted and unique, counts sorted, the time in epoch millis), or None when
+    its time is not an ISO 8601 one that Python reads as Elasticsearch does."""
+    try:
+        when = datetime.fromisoformat(str(doc.get("published")))
+    except ValueError:
+        return None
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)  # (Elasticsearch reads a time without offset as UTC)
+    values: dict[str, list[Any]] = {"published": [str((when - _EPOCH) // timedelta(milliseconds=1))],
+                                    "story_id": [doc["story_id"]]}
+    if doc.get("lang"):
+        values["lang"] = [doc["lang"]]
+    if doc.get("numbers"):
+        values["numbers"] = sorted(int(n) for n in doc["numbers"])
+    entities = sorted({e["id"] for e in doc.get("entities") or [] if isinstance(e, dict) and e.get("id")})
+    if entities:
+        values["entities.id"] = entities
+    for field in ("embedding_q", "minhash_q"):
+        if doc.get(field):
+            values[field] = [doc[field]]
+    return values
+
+
 class _Reads:
     """The window reads of an index step, in two ``msearch`` requests per batch whatever the number of
     windows: the counts, then the pages. A batch's time groups overlap (each window reaches
@@ -640,9 +698,10 @@ class _Reads:
     searches (``limit``), else it gets None (the searches). What was read also gives the story members
     published in it (``members``), so that only the members outside (``covered``) are searched for.
 
-    Between batches, the step writes its articles: ``wrote`` reads those back by id (doc values, as a window
-    read would give them) into the parts read, so the next batch sees them as if it had read its days
-    again. Parts no window of a batch touches are dropped after it (memory stays that of a batch's days)."""
+    Between batches, the step writes its articles: ``wrote`` puts those into the parts read (their doc values
+    as a window read would give them, from the documents written), so the next batch sees them as if it had
+    read its days again. Parts no window of a batch touches are dropped after it (memory stays that of a
+    batch's days)."""
 
     def __init__(self, es: Any, index: str) -> None:
         self.es, self.index = es, index
@@ -700,16 +759,27 @@ class _Reads:
         self.parts = [p for p in self.parts if any(p[0] <= hi and p[1] >= lo for lo, hi, _ in spans)]
         return out
 
-    def wrote(self, ids: Sequence[str]) -> None:
-        """The articles ``ids`` were (re)written and the index refreshed: the parts read hold them as a read
-        now would (what they had before is dropped; each one whose time falls in a part is added there)."""
-        if not self.parts or not ids:
+    def wrote(self, written: Mapping[str, dict[str, Any]]) -> None:
+        """The articles ``written`` (id: the document as stored) were (re)written and the index refreshed: the
+        parts read hold them as a read now would (what they had before is dropped; each one whose time falls
+        in a part is added there). Their doc values come from the documents themselves (``_doc_values``), not
+        from a read back; only one whose time Python does not read as Elasticsearch does is read back by id."""
+        if not self.parts or not written:
             return
-        gone = set(ids)
+        gone = set(written)
         fresh: list[tuple[str, dict[str, Any]]] = []
-        for start in range(0, len(ids), PAGE):  # (one without a time is in no part)
-            fresh += [(i, f) for i, f in _pages(self.es, self.index, {"ids": {"values": list(ids[start:start + PAGE])}})
-                      if "published" in f and "story_id" in f]  # (one without a story is no neighbour)
+        unsure: list[str] = []
+        for doc_id, doc in written.items():
+            if not doc.get("story_id"):  # (one without a story is no neighbour)
+                continue
+            values = _doc_values(doc)
+            if values is None:
+                unsure.append(doc_id)
+            else:
+                fresh.append((doc_id, values))
+        for start in range(0, len(unsure), PAGE):  # (one without a time is in no part)
+            fresh += [(i, f) for i, f in _pages(self.es, self.index, {"ids": {"values": unsure[start:start + PAGE]}})
+                      if "published" in f and "story_id" in f]
         back = _parse_window(fresh)
         millis = np.asarray([int(f["published"][0]) for _, f in fresh], dtype=np.int64)
         parts = []
@@ -965,9 +1035,9 @@ class EsCandidates:
         self.reads = _Reads(es, index)
         self.told = True  # whether what was written since the last batch is in ``reads``
 
-    def wrote(self, ids: Sequence[str]) -> None:
-        """The step wrote (and refreshed) the articles ``ids``."""
-        self.reads.wrote(ids)
+    def wrote(self, written: Mapping[str, dict[str, Any]]) -> None:
+        """The step wrote (and refreshed) the articles ``written`` (id: the document as stored)."""
+        self.reads.wrote(written)
         self.told = True
 
     def __call__(self, batch: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

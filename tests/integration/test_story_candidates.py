@@ -251,8 +251,10 @@ def test_a_window_read_gets_every_article_whether_it_fits_a_page_or_grew_past_on
 
 def test_what_a_step_wrote_is_in_the_windows_it_read_as_a_new_read_would_give_it(settings_factory) -> None:
     """An index step keeps its window reads from one chunk to the next: after it writes a chunk, ``wrote``
-    reads those articles back into the parts read (the re-written ones replaced, the new ones added where
-    their time falls, none outside), so the parts equal a read of the same days made after the write."""
+    puts those articles into the parts read, from the documents as written (the re-written ones replaced, the
+    new ones added where their time falls, none outside), so the parts equal a read of the same days made after
+    the write: the same ids, story ids, doc values, vectors and signatures. One whose time only Elasticsearch
+    reads (epoch millis) is read back instead."""
     items = sorted(load("dev"), key=lambda it: (it["published"], it["id"]))
     rt = Runtime(settings_factory())
     rt.ensure_indices()
@@ -273,9 +275,12 @@ def test_what_a_step_wrote_is_in_the_windows_it_read_as_a_new_read_would_give_it
     again = first[:: 5]
     assert index_file(rt, lines(later) + lines(again, " Kim Jong Un met Sergei Shoigu in Pyongyang."))["errors"] == 0
     written = [it["id"] for it in later + again]
-    ids_of = {h["_id"]: h["_source"]["id"] for h in rt.es.search(
-        index=reads_index, size=1000, source_includes=["id"])["hits"]["hits"]}
-    reads.wrote(list(ids_of))  # every article written (ids as the index holds them)
+    docs = {h["_id"]: h["_source"] for h in rt.es.search(index=reads_index, size=1000)["hits"]["hits"]}
+    ids_of = {i: d["id"] for i, d in docs.items()}
+    epoch = next(i for i, d in docs.items() if d.get("story_id") and lo <= (stories._hours(d["published"]) or 0) <= hi)
+    docs[epoch] = {**docs[epoch], "published": str(int(stories._hours(docs[epoch]["published"]) * 3_600_000))}
+    assert stories._doc_values(docs[epoch]) is None  # epoch millis: read back by id, as Elasticsearch holds it
+    reads.wrote(docs)  # every article written, as the step wrote them
     fresh = stories._window(rt.es, reads_index, reads.parts[0][0], reads.parts[0][1], 10_000)
     assert fresh is not None and len(reads.parts) == 1
     held = reads.parts[0][2]
@@ -332,7 +337,7 @@ def test_a_source_not_told_what_was_written_reads_every_window_anew(settings_fac
     source(batch)  # nothing said: read anew
     assert source.reads is not first
     kept = source.reads
-    source.wrote([batch[0]["id"]])
+    source.wrote({batch[0]["id"]: batch[0]})
     source(batch)
     assert source.reads is kept
 
