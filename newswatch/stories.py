@@ -98,13 +98,19 @@ def numbers_of(text: str, claims: Sequence[dict[str, Any]] = ()) -> list[int]:
     return sorted(found)[:50]
 
 
-def _hours(published: Any) -> float | None:
-    """Hours since the epoch; a time without an offset is UTC, as Elasticsearch reads it."""
+def _time(published: Any) -> datetime | None:
+    """A publication time (ISO 8601); one without an offset is UTC, as Elasticsearch reads it."""
     try:
         when = datetime.fromisoformat(str(published))
     except (TypeError, ValueError):
         return None
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp() / 3600.0
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _hours(published: Any) -> float | None:
+    """Hours since the epoch."""
+    when = _time(published)
+    return when.timestamp() / 3600.0 if when is not None else None
 
 
 @dataclass
@@ -303,8 +309,9 @@ def _combined(fa: _Features, table: _Table, rows: np.ndarray, gap: np.ndarray, c
         if fa.entities:
             shared = np.zeros(scored.size)
             for e in fa.entities:
-                if (found := table.entity_rows.get(e)) is not None and (p := at[found])[p >= 0].size:
-                    shared[p[p >= 0]] += rarity.entity(e)
+                if (found := table.entity_rows.get(e)) is not None:
+                    q = at[found]
+                    shared[q[q >= 0]] += rarity.entity(e)
             # rarity-weighted Jaccard; the floor on the denominator keeps two articles that name only the
             # topic's own (common, light) entities from scoring full agreement on them
             floor = np.maximum(params.entity_mass, rarity.mass(fa) + table.masses(rarity)[rows[scored]] - shared)
@@ -312,8 +319,9 @@ def _combined(fa: _Features, table: _Table, rows: np.ndarray, gap: np.ndarray, c
         if fa.numbers:
             best = np.full(scored.size, -np.inf)  # the rarest count both report
             for x in fa.numbers:
-                if (found := table.number_rows.get(x)) is not None and (p := at[found])[p >= 0].size:
-                    q = p[p >= 0]
+                if (found := table.number_rows.get(x)) is not None:
+                    q = at[found]
+                    q = q[q >= 0]
                     best[q] = np.maximum(best[q], rarity.number(x))
             both = np.where(best > -np.inf, params.number * best, -params.conflict)
             number[scored] = np.where(table.counted[rows[scored]], both, 0.0)
@@ -669,11 +677,8 @@ def _doc_values(doc: dict[str, Any]) -> dict[str, list[Any]] | None:
     """The doc values a window read gives of ``doc``, an article as the index step stores it
     (``_MEMBER_FIELDS``: keywords sorted and unique, counts sorted, the time in epoch millis), or None when
     its time is not an ISO 8601 one that Python reads as Elasticsearch does."""
-    try:
-        when = datetime.fromisoformat(str(doc.get("published")))
-    except ValueError:
+    if (when := _time(doc.get("published"))) is None:
         return None
-    when = when if when.tzinfo else when.replace(tzinfo=UTC)  # (Elasticsearch reads a time without offset as UTC)
     values: dict[str, list[Any]] = {"published": [str((when - _EPOCH) // timedelta(milliseconds=1))],
                                     "story_id": [doc["story_id"]]}
     if doc.get("lang"):

@@ -129,11 +129,12 @@ def index_articles(rt: Runtime, articles: Iterable[Article], *, chunk: int = CHU
 def _stored(art: Article) -> dict[str, Any]:
     """The article as written: its embedding as Elasticsearch reads a vector fastest (``encoder.wire``), and
     its packed copy (``embedding_q``) from the same array, not each from the list of 512 floats."""
-    if not art.embedding or len(art.embedding) != encoder.DIMS:
+    if not art.embedding:
         return art.doc()
     doc = art.model_dump(mode="json", exclude={"embedding", "embedding_q"})
     vector = np.asarray(art.embedding, dtype=np.float32)
-    doc["embedding"], doc["embedding_q"] = encoder.wire(vector), encoder.pack(vector)
+    doc["embedding"] = encoder.wire(vector)
+    doc["embedding_q"] = encoder.pack(vector) if len(vector) == encoder.DIMS else None  # (as Article.embedding_q)
     return doc
 
 
