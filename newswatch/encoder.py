@@ -79,6 +79,14 @@ def pack(vector: Sequence[float] | np.ndarray) -> str:
     return base64.b64encode(np.float32(scale).tobytes() + q.tobytes()).decode("ascii")
 
 
+def packed(vector: Sequence[float] | np.ndarray | None) -> str | None:
+    """``vector`` packed (``pack``) when it is an encoder vector (``DIMS`` values), else None: what an article
+    stores as ``embedding_q``."""
+    if vector is None or len(vector) != DIMS:
+        return None
+    return pack(vector)
+
+
 def wire(vector: Sequence[float] | np.ndarray) -> str:
     """``vector`` as Elasticsearch takes a ``dense_vector`` most cheaply: base64 of its big-endian float32
     values (2.7 kB against ~6 kB of JSON numbers for 512 dimensions; the bulk write of 720 articles took

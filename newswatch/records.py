@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from newswatch.encoder import DIMS, pack
+from newswatch.encoder import packed
 
 Level = Literal["core", "related", "none"]
 
@@ -149,9 +149,7 @@ class Article(_Record):
         """``embedding`` packed to 688 characters (``encoder.pack``) and stored in doc values: the story
         candidate search reads every article of a batch's time window from there in one search, instead of
         a kNN search per article (``stories.es_candidates``). Derived, so it never disagrees with ``embedding``."""
-        if not self.embedding or len(self.embedding) != DIMS:
-            return None
-        return pack(self.embedding)
+        return packed(self.embedding)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -113,6 +113,11 @@ def _hours(published: Any) -> float | None:
     return when.timestamp() / 3600.0 if when is not None else None
 
 
+def _entity_ids(doc: dict[str, Any]) -> set[str]:
+    """The gazetteer ids of the entities an article names."""
+    return {e["id"] for e in doc.get("entities") or [] if isinstance(e, dict) and e.get("id")}
+
+
 @dataclass
 class _Features:
     hours: float | None
@@ -132,7 +137,7 @@ def _feat(doc: dict[str, Any]) -> _Features:
             hours=_hours(doc.get("published")),
             sig=np.asarray(dedupe.decode(doc.get("minhash")), dtype=np.uint32),
             vec=np.asarray(vec, dtype=np.float32) if vec else None,
-            entities={e["id"] for e in doc.get("entities") or [] if isinstance(e, dict) and e.get("id")},
+            entities=_entity_ids(doc),
             numbers=set(doc.get("numbers") or []), lang=doc.get("lang"))
     return f
 
@@ -685,8 +690,7 @@ def _doc_values(doc: dict[str, Any]) -> dict[str, list[Any]] | None:
         values["lang"] = [doc["lang"]]
     if doc.get("numbers"):
         values["numbers"] = sorted(int(n) for n in doc["numbers"])
-    entities = sorted({e["id"] for e in doc.get("entities") or [] if isinstance(e, dict) and e.get("id")})
-    if entities:
+    if entities := sorted(_entity_ids(doc)):
         values["entities.id"] = entities
     for field in ("embedding_q", "minhash_q"):
         if doc.get(field):

@@ -134,7 +134,7 @@ def _stored(art: Article) -> dict[str, Any]:
     doc = art.model_dump(mode="json", exclude={"embedding", "embedding_q"})
     vector = np.asarray(art.embedding, dtype=np.float32)
     doc["embedding"] = encoder.wire(vector)
-    doc["embedding_q"] = encoder.pack(vector) if len(vector) == encoder.DIMS else None  # (as Article.embedding_q)
+    doc["embedding_q"] = encoder.packed(vector)  # what Article.embedding_q gives, from the array
     return doc
 
 
