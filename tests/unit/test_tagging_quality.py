@@ -96,6 +96,7 @@ SPLITS = {  # split: (files, the fewest items it may hold)
     "heldout_written_q": ("heldout_written_q.jsonl", 50), "heldout_written_u": ("heldout_written_u.jsonl", 50),
     "heldout_written_x": ("heldout_written_x.jsonl", 50),
     "heldout_written_t": ("heldout_written_t.jsonl", 50), "heldout_written_w": ("heldout_written_w.jsonl", 50),
+    "heldout_written_ya": ("heldout_written_ya.jsonl", 50), "heldout_written_yb": ("heldout_written_yb.jsonl", 50),
 }
 
 
