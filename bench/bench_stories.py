@@ -497,9 +497,9 @@ def measure_index_step(items: list[Item], rounds: int, profile: bool, history_co
                 out[-1]["round"] = r
             return out
         # warm-up: whole rounds, not in the medians but kept and printed. A JVM the bench has just started
-        # compiles Lucene's kNN and fetch code (and our first calls) over its first index steps: on such a
-        # node the first four rounds measured +98, +51, +54, +53 % and the next three +18, +22, +23 %
-        # (2026-12-08, bench/README), while a node that has served index steps for hours is past it
+        # compiles Lucene's kNN and fetch code (and our first calls) over its first index steps: with only a
+        # 60-article warm-up, the first four rounds measured +98, +51, +54, +53 % and the next three +18, +22,
+        # +23 % (2026-12-08, bench/README). After the warm-up the rounds still scatter with the machine's noise
         warmup_runs = [run for r in range(-warmup, 0) for run in one_round(r)]
         runs: list[dict[str, Any]] = [run for r in range(rounds) for run in one_round(r)]
         prof_text = None
